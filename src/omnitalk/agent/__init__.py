@@ -1,0 +1,1 @@
+"""The conversation runtime: turn-taking, streaming replies, barge-in, history."""

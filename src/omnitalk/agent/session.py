@@ -1,0 +1,439 @@
+"""A conversation session: audio frames in, typed events out.
+
+Feed it 16 kHz audio as it arrives (`feed`). It detects turns with the VAD, transcribes while the
+user speaks, and answers through its Responder. The session's clock is the input audio itself:
+`audio_time` is how much audio has been fed, and reply audio is taken to play out at real speed
+from the moment it is emitted, so "what the user heard" is known when they barge in.
+
+To answer quickly, the reply starts as soon as the user pauses (speculatively): the final
+transcript, LLM and TTS run during the silence that decides the turn, and their events are held
+back until the turn really ends. If the user goes on speaking, that work is cancelled.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from omnitalk.agent import events as ev
+from omnitalk.agent.responder import Responder, UserTurn
+from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
+from omnitalk.audio.frames import FrameChunker
+from omnitalk.engines.base import ASR, VAD, ChatMessage
+
+
+@dataclass
+class SessionConfig:
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    # Audio kept from before the detected speech start, so the first syllable is not clipped.
+    speech_pad_ms: int = 200
+    # How often a partial transcript is made while the user speaks.
+    partial_interval_ms: int = 800
+    # User+assistant exchanges kept in the prompt.
+    history_turns: int = 8
+
+
+@dataclass
+class TurnTimings:
+    """Wall-clock milestones of one turn, in seconds from `time.perf_counter()`."""
+
+    speech_end: float = 0.0
+    final_transcript: float | None = None
+    first_llm_token: float | None = None
+    first_audio: float | None = None
+    finished: float | None = None
+
+    def as_ms(self) -> dict[str, float | None]:
+        def since(t: float | None) -> float | None:
+            return None if t is None else round((t - self.speech_end) * 1000, 1)
+
+        return {
+            "end_of_speech_to_final_transcript": since(self.final_transcript),
+            "to_first_llm_token": since(self.first_llm_token),
+            "to_first_audio": since(self.first_audio),
+            "total": since(self.finished),
+        }
+
+
+@dataclass
+class _Reply:
+    """Explicit state of one reply, from speculative start to the last played sample."""
+
+    turn: int
+    cancel: threading.Event
+    timings: TurnTimings
+    committed: bool = False  # the user's turn has ended: events may flow out
+    held: list[ev.Event] = field(default_factory=list)
+    transcript: str = ""
+    clauses: list[tuple[str, int, int]] = field(default_factory=list)  # text, start, end sample
+    sample_rate: int = 0
+    generated: int = 0  # reply samples emitted
+    played: float = 0.0  # reply samples the user has heard
+    finished: bool = False  # the responder returned
+    failed: bool = False
+
+
+class Session:
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        vad: VAD,
+        asr: ASR,
+        responder: Responder,
+        config: SessionConfig | None = None,
+        on_event: Callable[[ev.Event], None] | None = None,
+    ) -> None:
+        if vad.sample_rate != self.sample_rate:
+            raise ValueError(f"the VAD must run at {self.sample_rate} Hz")
+        self.vad = vad
+        self.asr = asr
+        self.responder = responder
+        self.config = config or SessionConfig()
+        self._events: queue.Queue[ev.Event] = queue.Queue()
+        self._on_event = on_event or self._events.put
+        self._frame_seconds = vad.frame_size / self.sample_rate
+        self._lock = threading.RLock()
+        self._asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._reply_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reply")
+        self._detector = TurnDetector(self.config.turn, self._frame_seconds)
+        self._chunker = FrameChunker(vad.frame_size)
+        self.history: list[ChatMessage] = []
+        self.reset()
+
+    # ----------------------------------------------------------------------------- public API
+
+    def reset(self) -> None:
+        """Forget the conversation and any turn in progress (cancels a running reply)."""
+        with self._lock:
+            if getattr(self, "_reply", None) is not None:
+                self._reply.cancel.set()
+            self._reply: _Reply | None = None
+            self.history = []
+            self.timings: dict[int, TurnTimings] = {}
+            self.vad.reset()
+            self._detector.reset()
+            self._chunker.reset()
+            self._frames_fed = 0
+            self._turn = 0
+            pad_frames = max(1, round(self.config.speech_pad_ms / 1000 / self._frame_seconds))
+            self._preroll: deque[np.ndarray] = deque(maxlen=pad_frames)
+            self._turn_audio: list[np.ndarray] = []
+            self._partials: list[str] = []
+            self._partial_job: Future | None = None
+            self._last_partial_at = 0.0
+            self._last_speech_wall = 0.0
+
+    @property
+    def audio_time(self) -> float:
+        return self._frames_fed * self._frame_seconds
+
+    @property
+    def is_speaking(self) -> bool:
+        """A committed reply is being prepared or its audio has not finished playing."""
+        with self._lock:
+            return self._reply is not None and self._reply.committed
+
+    @property
+    def is_generating(self) -> bool:
+        """A committed reply is still being written or synthesised."""
+        with self._lock:
+            return self._reply is not None and self._reply.committed and not self._reply.finished
+
+    @property
+    def turn(self) -> int:
+        """The number of the latest user turn (0 before the first)."""
+        return self._turn
+
+    @property
+    def user_active(self) -> bool:
+        return self._detector.active
+
+    def feed(self, audio: np.ndarray) -> None:
+        """Push 16 kHz float32 mono samples (any length) into the session."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError("feed() takes mono audio: a 1-D array")
+        for frame in self._chunker.push(audio):
+            self._process_frame(frame)
+
+    def events(self) -> list[ev.Event]:
+        """Take every event emitted so far (when no `on_event` callback was given)."""
+        out = []
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    def cancel_reply(self, reason: str = "cancelled") -> None:
+        with self._lock:
+            if self._reply is not None:
+                self._cancel(self._reply, reason)
+
+    def close(self) -> None:
+        self.cancel_reply()
+        self._asr_pool.shutdown(wait=True, cancel_futures=True)
+        self._reply_pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------------ frame handling
+
+    def _process_frame(self, frame: np.ndarray) -> None:
+        probability = self.vad.speech_probability(frame)
+        self._frames_fed += 1
+        now = self.audio_time
+        with self._lock:
+            self._advance_playback()
+            signals = self._detector.update(probability, now)
+            if Signal.ONSET in signals:
+                self._turn_audio = list(self._preroll)
+            if self._detector.active or Signal.ONSET in signals or Signal.ENDED in signals:
+                self._turn_audio.append(frame)
+            else:
+                self._preroll.append(frame)
+            if self._detector.in_speech:
+                self._last_speech_wall = time.perf_counter()
+            for signal in signals:
+                self._on_signal(signal)
+            if self._detector.in_speech and self._detector.confirmed:
+                self._maybe_partial()
+
+    def _on_signal(self, signal: Signal) -> None:
+        now = self.audio_time
+        if signal is Signal.BARGE_IN and self._reply is not None and self._reply.committed:
+            self._cancel(self._reply, "barge-in")
+        elif signal is Signal.STARTED:
+            self._turn += 1
+            self._partials = []
+            self._last_partial_at = now
+            self._emit(ev.SpeechStarted(self._turn, now, self._detector.speech_start))
+        elif signal is Signal.PAUSED:
+            self._start_reply()
+        elif signal is Signal.RESUMED:
+            if self._reply is not None and not self._reply.committed:
+                self._reply.cancel.set()
+                self._reply = None
+        elif signal is Signal.ENDED:
+            self._emit(ev.SpeechStopped(self._turn, now, self._detector.speech_end))
+            if self._reply is None or self._reply.committed:
+                self._start_reply()  # the turn hit max_turn_s while the user was speaking
+            self._commit(self._reply)
+            self._turn_audio = []
+        elif signal is Signal.DISCARDED:
+            self._turn_audio = []
+
+    def _maybe_partial(self) -> None:
+        interval = self.config.partial_interval_ms / 1000
+        busy = self._partial_job is not None and not self._partial_job.done()
+        if busy or self.audio_time - self._last_partial_at < interval:
+            return
+        self._last_partial_at = self.audio_time
+        turn, audio = self._turn, np.concatenate(self._turn_audio)
+        self._partial_job = self._asr_pool.submit(self._partial_transcript, turn, audio)
+
+    def _partial_transcript(self, turn: int, audio: np.ndarray) -> None:
+        try:
+            text = self.asr.transcribe(audio)
+        except Exception as error:  # a partial is a preview: report, keep listening
+            self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
+            return
+        with self._lock:
+            if turn == self._turn and self._detector.active and text:
+                self._partials.append(text)
+                self._emit(ev.TranscriptPartial(turn, self.audio_time, text))
+
+    def _stable_prefix(self) -> str:
+        """Words two successive partials agree on, less the last one (it may still change)."""
+        if len(self._partials) < 2:
+            return ""
+        agreed = []
+        for a, b in zip(self._partials[-2].split(), self._partials[-1].split(), strict=False):
+            if a != b:
+                break
+            agreed.append(a)
+        return " ".join(agreed[:-1])
+
+    # ----------------------------------------------------------------------------- replies
+
+    def _start_reply(self) -> None:
+        if self._reply is not None:
+            self._reply.cancel.set()
+        reply = _Reply(self._turn, threading.Event(), TurnTimings(self._last_speech_wall))
+        self._reply = reply
+        self.timings[self._turn] = reply.timings
+        audio = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
+        prefix = self._stable_prefix()
+        history = list(self.history)
+        final = self._asr_pool.submit(self._final_transcript, reply, audio, prefix)
+        final.add_done_callback(
+            lambda job: self._reply_pool.submit(self._run_responder, reply, audio, history, job)
+        )
+
+    def _final_transcript(self, reply: _Reply, audio: np.ndarray, prefix: str) -> str | None:
+        if reply.cancel.is_set():
+            return None
+        try:
+            text = self.asr.transcribe(audio, prefix=prefix)
+        except Exception as error:
+            with self._lock:
+                message = f"transcription failed: {error}"
+                self._emit(ev.ErrorEvent(reply.turn, self.audio_time, "asr_error", message))
+                self._finish(reply)
+            return None
+        with self._lock:
+            reply.timings.final_transcript = time.perf_counter()
+            reply.transcript = text
+            self._emit_for(reply, ev.TranscriptFinal(reply.turn, self.audio_time, text))
+        return text
+
+    def _run_responder(
+        self, reply: _Reply, audio: np.ndarray, history: list[ChatMessage], job: Future
+    ) -> None:
+        text = job.result() if not job.cancelled() else None
+        if text is None or reply.cancel.is_set():
+            return
+        if not text.strip():
+            with self._lock:
+                self._finish(reply)  # nothing intelligible was said: no answer
+            return
+        with self._lock:
+            self._emit_for(reply, ev.ReplyStarted(reply.turn, self.audio_time))
+        self.responder.respond(history, UserTurn(audio, text), _Sink(self, reply), reply.cancel)
+        with self._lock:
+            reply.finished = True
+            if not reply.cancel.is_set():
+                reply.timings.finished = time.perf_counter()
+                done = ev.ReplyDone(reply.turn, self.audio_time, self._spoken_text(reply))
+                self._emit_for(reply, done)
+            self._advance_playback()
+
+    def _emit_for(self, reply: _Reply, event: ev.Event) -> None:
+        """Emit a reply's event now, hold it until the turn ends, or drop it if stale."""
+        if reply is not self._reply or (reply.cancel.is_set() and not reply.failed):
+            return
+        if reply.committed:
+            self._emit(event)
+        else:
+            reply.held.append(event)
+
+    def _commit(self, reply: _Reply) -> None:
+        reply.committed = True
+        if any(isinstance(e, ev.ReplyAudio) for e in reply.held):
+            reply.timings.first_audio = time.perf_counter()
+        held, reply.held = reply.held, []
+        for event in held:
+            self._emit(event)
+        self._advance_playback()
+
+    def _advance_playback(self) -> None:
+        """Move the simulated playback cursor by one frame of audio time."""
+        reply = self._reply
+        if reply is None or not reply.committed:
+            return
+        if reply.sample_rate:
+            step = self._frame_seconds * reply.sample_rate
+            reply.played = min(float(reply.generated), reply.played + step)
+        if reply.finished and reply.played >= reply.generated:
+            self._finish(reply)
+
+    def _finish(self, reply: _Reply) -> None:
+        """The reply is over: record the user turn and what was heard of the answer."""
+        if reply is not self._reply:
+            return
+        self._reply = None
+        if reply.transcript:
+            self.history.append(ChatMessage("user", reply.transcript))
+            heard = self._spoken_text(reply, upto=reply.played)
+            if heard:
+                self.history.append(ChatMessage("assistant", heard))
+        del self.history[: max(0, len(self.history) - 2 * self.config.history_turns)]
+
+    def _cancel(self, reply: _Reply, reason: str) -> None:
+        reply.cancel.set()
+        if reply.committed:
+            heard = self._spoken_text(reply, upto=reply.played)
+            self._emit(ev.ReplyCancelled(
+                reply.turn, self.audio_time, reason, heard,
+                round(reply.played / reply.sample_rate, 3) if reply.sample_rate else 0.0,
+            ))
+        self._finish(reply)
+
+    def _spoken_text(self, reply: _Reply, upto: float | None = None) -> str:
+        """The reply's spoken clauses; with `upto`, only those heard before that sample.
+
+        A clause cut mid-way keeps the share of its words that matches the share of its audio.
+        """
+        words: list[str] = []
+        for text, start, end in reply.clauses:
+            if upto is None or upto >= end:
+                words += text.split()
+            elif upto > start:
+                clause_words = text.split()
+                words += clause_words[: int(len(clause_words) * (upto - start) / (end - start))]
+        return " ".join(words)
+
+    def _emit(self, event: ev.Event) -> None:
+        self._on_event(event)
+
+    # Called by _Sink from responder threads.
+    def _on_first_token(self, reply: _Reply) -> None:
+        with self._lock:
+            if reply.timings.first_llm_token is None:
+                reply.timings.first_llm_token = time.perf_counter()
+
+    def _on_clause(self, reply: _Reply, text: str) -> None:
+        with self._lock:
+            if reply is self._reply and not reply.cancel.is_set():
+                reply.clauses.append((text, reply.generated, reply.generated))
+                self._emit_for(reply, ev.ReplyTextDelta(reply.turn, self.audio_time, text))
+
+    def _on_audio(self, reply: _Reply, samples: np.ndarray, sample_rate: int) -> None:
+        with self._lock:
+            if reply is not self._reply or reply.cancel.is_set():
+                return
+            reply.sample_rate = sample_rate
+            reply.generated += samples.size
+            if reply.clauses:
+                text, start, _ = reply.clauses[-1]
+                reply.clauses[-1] = (text, start, reply.generated)
+            if reply.committed and reply.timings.first_audio is None:
+                reply.timings.first_audio = time.perf_counter()
+            self._emit_for(reply, ev.ReplyAudio(reply.turn, self.audio_time, samples, sample_rate))
+
+    def _on_failed(self, reply: _Reply, code: str, message: str) -> None:
+        with self._lock:
+            if reply is not self._reply:
+                return
+            reply.failed = True
+            self._emit(ev.ErrorEvent(reply.turn, self.audio_time, code, message))
+            if reply.committed:
+                self._cancel(reply, "error")
+            else:
+                reply.held.append(ev.ReplyCancelled(reply.turn, self.audio_time, "error", "", 0.0))
+
+
+class _Sink:
+    """Routes one reply's output back into its session."""
+
+    def __init__(self, session: Session, reply: _Reply) -> None:
+        self._session = session
+        self._reply = reply
+
+    def first_token(self) -> None:
+        self._session._on_first_token(self._reply)
+
+    def clause(self, text: str) -> None:
+        self._session._on_clause(self._reply, text)
+
+    def audio(self, samples: np.ndarray, sample_rate: int) -> None:
+        self._session._on_audio(self._reply, samples, sample_rate)
+
+    def failed(self, code: str, message: str) -> None:
+        self._session._on_failed(self._reply, code, message)

@@ -1,0 +1,64 @@
+"""The assistant's whole configuration: dataclasses, loadable from a TOML file.
+
+A TOML file mirrors the dataclasses: `[llm] backend = "openai"`, `[session.turn] silence_ms = 400`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omnitalk.agent.responder import CascadeConfig
+from omnitalk.agent.session import SessionConfig
+from omnitalk.engines.base import ASRConfig, LLMConfig, TTSConfig, VADConfig
+
+
+@dataclass
+class AssistantConfig:
+    vad: VADConfig = field(default_factory=VADConfig)
+    asr: ASRConfig = field(default_factory=ASRConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: str | Path | None = None) -> AssistantConfig:
+    config = AssistantConfig()
+    if path is None:
+        return config
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    _apply(config, data, str(path))
+    return config
+
+
+def _apply(target: Any, values: dict[str, Any], where: str) -> None:
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(fields)}")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{key}] must be a table")
+            _apply(current, value, f"{where}.{key}")
+        elif current is not None and not isinstance(value, type(current)) and not (
+            isinstance(current, float) and isinstance(value, int)
+        ):
+            raise ConfigError(
+                f"{where}: {key} must be {type(current).__name__}, got {type(value).__name__}"
+            )
+        else:
+            setattr(target, key, float(value) if isinstance(current, float) else value)

@@ -1,0 +1,1 @@
+"""Engines behind small interfaces (VAD, ASR, LLM, TTS) and their real backends."""

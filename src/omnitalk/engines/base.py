@@ -1,0 +1,102 @@
+"""The small interfaces every engine backend implements, and their configs.
+
+A session talks to engines only through these protocols, so a backend can be swapped by name
+(see `registry.py`) without the agent noticing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class EngineError(RuntimeError):
+    """An engine failed in a way the user can act on (missing model, dead endpoint...)."""
+
+
+@dataclass
+class VADConfig:
+    backend: str = "silero"
+    # Silero's probability above which a frame counts as speech.
+    threshold: float = 0.5
+
+
+@dataclass
+class ASRConfig:
+    backend: str = "faster-whisper"
+    # A CTranslate2 Whisper folder; empty means the packaged Whisper tiny.en.
+    model: str = ""
+    compute_type: str = "int8"
+    beam_size: int = 1
+    language: str = "en"
+    threads: int = 2
+
+
+@dataclass
+class LLMConfig:
+    backend: str = "llama-cpp"
+    # llama-cpp: a .gguf file; transformers: an HF folder or a .gguf file; openai: the model name.
+    # Empty means the packaged SmolLM2-135M-Instruct (local backends only).
+    model: str = ""
+    base_url: str = "http://127.0.0.1:8080/v1"
+    api_key: str = ""
+    max_tokens: int = 96
+    temperature: float = 0.2
+    context_tokens: int = 2048
+    threads: int = 2
+    timeout_s: float = 30.0
+
+
+@dataclass
+class TTSConfig:
+    backend: str = "piper"
+    # A Piper .onnx voice; empty means the packaged en_US-joe-medium.
+    voice: str = ""
+    length_scale: float = 1.0
+    volume: float = 0.8
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+class VAD(Protocol):
+    sample_rate: int
+    frame_size: int
+
+    def speech_probability(self, frame: np.ndarray) -> float:
+        """Probability that this frame (exactly `frame_size` samples) is speech."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class ASR(Protocol):
+    sample_rate: int
+
+    def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
+        """Text of 16 kHz float32 mono `audio`; `prefix` is text already known to start it."""
+        ...
+
+
+class LLM(Protocol):
+    def stream_chat(
+        self, messages: list[ChatMessage], cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """Yields text deltas of the assistant's reply; stops early once `cancel` is set."""
+        ...
+
+
+class TTS(Protocol):
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """Yields float32 mono audio at `sample_rate`, piece by piece as it is ready."""
+        ...
