@@ -34,7 +34,9 @@ class TurnResult:
 class Feeder:
     """Feeds audio into a session (paced or not) and records every event with its arrival."""
 
-    def __init__(self, session: Session, realtime: bool = True) -> None:
+    def __init__(self, session: Session | None = None, realtime: bool = True) -> None:
+        # The session may be attached after construction, so that it can be built with
+        # `on_event=feeder.on_event`.
         self.session = session
         self.realtime = realtime
         self.events: list[ev.Event] = []

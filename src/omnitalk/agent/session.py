@@ -12,6 +12,7 @@ back until the turn really ends. If the user goes on speaking, that work is canc
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -329,7 +330,7 @@ class Session:
             reply.timings.first_audio = time.perf_counter()
         held, reply.held = reply.held, []
         for event in held:
-            self._emit(event)
+            self._emit(dataclasses.replace(event, audio_time=self.audio_time))
         self._advance_playback()
 
     def _advance_playback(self) -> None:
@@ -372,9 +373,9 @@ class Session:
         """
         words: list[str] = []
         for text, start, end in reply.clauses:
-            if upto is None or upto >= end:
+            if upto is None or (end > start and upto >= end):
                 words += text.split()
-            elif upto > start:
+            elif start < upto < end:
                 clause_words = text.split()
                 words += clause_words[: int(len(clause_words) * (upto - start) / (end - start))]
         return " ".join(words)

@@ -98,5 +98,5 @@ def normalize_for_speech(text: str) -> str:
     text = _NUMBER.sub(lambda m: _plain_number(m.group(0)), text)
     for symbol, word in _SYMBOLS.items():
         text = text.replace(symbol, word)
-    text = re.sub(r"[*_`\\{}\[\]^]", " ", text)
+    text = re.sub(r"[*_`\\{}\[\]^\"“”]", " ", text)  # marks a voice does not read
     return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,1 @@
+"""Benchmarks that print medians and the machine they ran on."""

@@ -1,0 +1,50 @@
+"""`omnitalk bench llm`: load time, time to first token and generation speed per local backend.
+
+This is the measurement behind the default backend choice (llama-cpp).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+from rich.table import Table
+
+from omnitalk.agent.responder import DEFAULT_SYSTEM_PROMPT
+from omnitalk.bench.questions import QUESTIONS
+from omnitalk.bench.report import print_report
+from omnitalk.config import AssistantConfig
+from omnitalk.engines import registry
+from omnitalk.engines.base import ChatMessage, EngineError
+
+
+def run(config: AssistantConfig, repeats: int = 3) -> None:
+    table = Table(title="Local LLM backends on the default model")
+    for name in ("backend", "load s", "first token ms (median)", "tokens/s (median)", "note"):
+        table.add_column(name)
+    system = ChatMessage("system", config.cascade.system_prompt or DEFAULT_SYSTEM_PROMPT)
+    for backend in ("llama-cpp", "transformers"):
+        llm_config = dataclasses.replace(config.llm, backend=backend, temperature=0.0)
+        start = time.perf_counter()
+        try:
+            llm = registry.create("llm", llm_config)
+        except EngineError as error:
+            table.add_row(backend, "-", "-", "-", str(error))
+            continue
+        load = time.perf_counter() - start
+        llm.warm_up([system, ChatMessage("user", "Hello.")])
+        first, speed = [], []
+        for _ in range(repeats):
+            for question in QUESTIONS:
+                start = time.perf_counter()
+                stamps = [time.perf_counter() for _ in llm.stream_chat(
+                    [system, ChatMessage("user", question)])]
+                if not stamps:
+                    continue
+                first.append((stamps[0] - start) * 1000)
+                if len(stamps) > 1:
+                    speed.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+        table.add_row(backend, f"{load:.1f}", f"{np.median(first):.0f}",
+                      f"{np.median(speed):.1f}", "deltas counted as tokens")
+    print_report(table)

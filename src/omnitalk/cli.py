@@ -1,0 +1,229 @@
+"""`omnitalk <verb>`: talk, chat, models, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "speech"
+
+
+def _engine_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("models (defaults: the packaged models)")
+    group.add_argument("--config", type=Path, help="TOML file mirroring AssistantConfig")
+    group.add_argument("--llm", choices=["llama-cpp", "transformers", "openai"],
+                       help="LLM backend (default llama-cpp)")
+    group.add_argument("--llm-model", help="GGUF file, HF model folder, or the server's model name")
+    group.add_argument("--llm-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1")
+    group.add_argument("--llm-api-key", default=os.environ.get("OMNITALK_LLM_API_KEY"),
+                       help="bearer key for --llm-url (env OMNITALK_LLM_API_KEY)")
+    group.add_argument("--asr-model", help="CTranslate2 Whisper folder")
+    group.add_argument("--tts-voice", help="Piper .onnx voice (its .onnx.json beside it)")
+    group.add_argument("--system-prompt", help="replace the spoken-answer system prompt")
+    turn = parser.add_argument_group("turn-taking")
+    turn.add_argument("--silence-ms", type=int, help="silence that ends a turn (default 500)")
+    turn.add_argument("--min-speech-ms", type=int, help="shortest speech that is a turn (250)")
+    turn.add_argument("--vad-threshold", type=float, help="Silero speech probability (0.5)")
+
+
+def _config_from(args: argparse.Namespace):
+    from omnitalk.config import load_config
+
+    config = load_config(args.config)
+    overrides = [
+        (config.llm, "backend", args.llm),
+        (config.llm, "model", args.llm_model),
+        (config.llm, "base_url", args.llm_url),
+        (config.llm, "api_key", args.llm_api_key),
+        (config.asr, "model", args.asr_model),
+        (config.tts, "voice", args.tts_voice),
+        (config.cascade, "system_prompt", args.system_prompt),
+        (config.session.turn, "silence_ms", args.silence_ms),
+        (config.session.turn, "min_speech_ms", args.min_speech_ms),
+        (config.vad, "threshold", args.vad_threshold),
+    ]
+    for target, name, value in overrides:
+        if value is not None:
+            setattr(target, name, value)
+    return config
+
+
+def _load_assistant(args: argparse.Namespace):
+    from rich.console import Console
+
+    from omnitalk.assistant import Assistant
+
+    console = Console(stderr=True)
+    with console.status("loading models..."):
+        assistant = Assistant.load(_config_from(args))
+    console.print(f"models ready ({', '.join(f'{k} {v}s' for k, v in assistant.load_seconds.items())})")
+    return assistant
+
+
+def cmd_talk(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from omnitalk.audio.io import load_audio, write_wav
+    from omnitalk.bench.questions import QUESTIONS, speak
+    from omnitalk.talk import Feeder, run_turns
+
+    console = Console(stderr=True)
+    if not args.inputs and not args.demo:
+        console.print("[red]give audio files to play, or --demo for two built-in spoken questions")
+        return 2
+    turns, names = [], []
+    for path in args.inputs:
+        turns.append(load_audio(path, max_seconds=args.max_seconds))
+        names.append(str(path))
+    assistant = _load_assistant(args)
+    if args.demo:
+        for question in QUESTIONS[:2]:
+            turns.append(speak(assistant.responder.tts, question))
+            names.append(f"demo: {question}")
+    feeder = Feeder(realtime=not args.fast)
+    session = feeder.session = assistant.new_session(on_event=feeder.on_event)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for index, (name, result) in enumerate(zip(names, run_turns(session, feeder, turns)), 1):
+        summary = {
+            "input": name,
+            "transcript": result.transcript,
+            "reply_text": result.reply_text,
+            "timings": result.timings,
+            "reply_wav": None,
+        }
+        if not result.speech_detected:
+            summary["error"] = "no speech detected in this input"
+        if result.cancelled:
+            summary["cancelled"] = result.cancelled
+        if result.errors:
+            summary["errors"] = result.errors
+        if result.reply_audio.size:
+            wav = args.out_dir / f"turn_{index:02d}.wav"
+            write_wav(wav, result.reply_audio, result.sample_rate)
+            summary["reply_wav"] = str(wav)
+        (args.out_dir / f"turn_{index:02d}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        summaries.append(summary)
+        if not args.json:
+            console.print(f"[bold]{index}. you:[/] {result.transcript or '(nothing heard)'}")
+            console.print(f"   [bold]assistant:[/] {result.reply_text}")
+            console.print(f"   timings ms: {result.timings}")
+    session.close()
+    if args.json:
+        print(json.dumps(summaries, indent=2))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from omnitalk.chat import MicrophoneUnavailable, run_chat
+
+    try:
+        return run_chat(_config_from(args), barge_in=not args.no_barge_in)
+    except MicrophoneUnavailable as error:
+        print(f"omnitalk chat: {error}", file=sys.stderr)
+        return 2
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from omnitalk.engines import packaged
+    from omnitalk.engines.base import EngineError
+    from omnitalk.engines.registry import BACKENDS
+
+    table = Table(title="Packaged models")
+    for name in ("model", "kind", "package", "version", "files"):
+        table.add_column(name, overflow="fold")
+    for model in packaged.ALL:
+        try:
+            files = "\n".join(str(p) for p in packaged.LOCATORS[model.name]())
+        except EngineError as error:
+            files = f"[red]{error}"
+        table.add_row(model.name, model.kind, model.package, model.version() or "-", files)
+    console = Console(width=max(140, Console().width))
+    console.print(table)
+    for kind, backends in BACKENDS.items():
+        console.print(f"{kind} backends: {', '.join(backends)}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "asr":
+        from omnitalk.bench import asr
+        from omnitalk.engines import registry
+
+        config = _config_from(args)
+        asr.run(registry.create("asr", config.asr), args.fixtures, repeats=args.repeats)
+    elif args.what == "latency":
+        from omnitalk.bench import latency
+
+        fixtures = args.fixtures if args.fixtures.is_dir() else None
+        latency.run(_load_assistant(args), fixtures, realtime=not args.fast,
+                    rounds=args.rounds, plot=args.plot)
+    elif args.what == "llm":
+        from omnitalk.bench import llm
+
+        llm.run(_config_from(args), repeats=args.repeats)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnitalk", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    talk = verbs.add_parser("talk", help="play audio files into the assistant as user turns",
+                            description="Play each file as a user turn, in real time; write "
+                            "each reply as WAV and a JSON summary per turn.")
+    talk.add_argument("inputs", nargs="*", type=Path, help="audio files (any format ffmpeg reads)")
+    talk.add_argument("--out-dir", type=Path, default=Path("out/talk"))
+    talk.add_argument("--json", action="store_true", help="print the turn summaries as JSON")
+    talk.add_argument("--fast", action="store_true",
+                      help="feed audio as fast as it is taken instead of in real time")
+    talk.add_argument("--demo", action="store_true", help="add two built-in spoken questions")
+    talk.add_argument("--max-seconds", type=float, default=600.0, help="longest input accepted")
+    _engine_flags(talk)
+    talk.set_defaults(run=cmd_talk)
+
+    chat = verbs.add_parser("chat", help="live conversation through the microphone")
+    chat.add_argument("--no-barge-in", action="store_true",
+                      help="do not let speech interrupt replies (use with speakers, no headset)")
+    _engine_flags(chat)
+    chat.set_defaults(run=cmd_chat)
+
+    models = verbs.add_parser("models", help="list the packaged models and where their files are")
+    models.set_defaults(run=cmd_models)
+
+    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed")
+    bench.add_argument("what", choices=["latency", "asr", "llm"])
+    bench.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
+                       help="folder with audio files and transcripts.tsv")
+    bench.add_argument("--fast", action="store_true", help="latency: do not play in real time")
+    bench.add_argument("--rounds", type=int, default=1, help="latency: passes over the inputs")
+    bench.add_argument("--repeats", type=int, default=3, help="asr/llm: runs per item")
+    bench.add_argument("--plot", type=Path, help="latency: write a PNG chart here")
+    _engine_flags(bench)
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from omnitalk.audio.io import AudioDecodeError
+    from omnitalk.config import ConfigError
+    from omnitalk.engines.base import EngineError
+
+    try:
+        return args.run(args)
+    except (AudioDecodeError, ConfigError, EngineError) as error:
+        print(f"omnitalk {args.verb}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
