@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from omnitalk.agent.events import Event
 from omnitalk.agent.responder import CascadeResponder
 from omnitalk.agent.session import Session
+from omnitalk.bench.questions import speak
 from omnitalk.config import AssistantConfig
 from omnitalk.engines import registry
 
@@ -39,8 +39,12 @@ class Assistant:
         responder = CascadeResponder(llm, tts, config.cascade)
         if warm_up:
             start = time.perf_counter()
-            asr.transcribe(np.zeros(asr.sample_rate, np.float32))  # first call allocates
             responder.warm_up()
+            # The first transcription of real speech is slow (allocations): do it now, on two
+            # threads at once so that both of the ASR engine's workers are warm.
+            hello = speak(responder.tts, "Hello, how are you today?")
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(asr.transcribe, [hello, hello]))
             seconds["warm_up"] = round(time.perf_counter() - start, 2)
         return cls(config, asr, responder, seconds)
 

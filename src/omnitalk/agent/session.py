@@ -102,7 +102,10 @@ class Session:
         self._on_event = on_event or self._events.put
         self._frame_seconds = vad.frame_size / self.sample_rate
         self._lock = threading.RLock()
-        self._asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        # Partials and the final pass run on separate threads, so that the final transcript
+        # never queues behind a partial (the ASR engine must allow two concurrent calls).
+        self._partial_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-partial")
+        self._final_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-final")
         self._reply_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reply")
         self._detector = TurnDetector(self.config.turn, self._frame_seconds)
         self._chunker = FrameChunker(vad.frame_size)
@@ -181,7 +184,8 @@ class Session:
 
     def close(self) -> None:
         self.cancel_reply()
-        self._asr_pool.shutdown(wait=True, cancel_futures=True)
+        self._partial_pool.shutdown(wait=True, cancel_futures=True)
+        self._final_pool.shutdown(wait=True, cancel_futures=True)
         self._reply_pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------------ frame handling
@@ -237,7 +241,7 @@ class Session:
             return
         self._last_partial_at = self.audio_time
         turn, audio = self._turn, np.concatenate(self._turn_audio)
-        self._partial_job = self._asr_pool.submit(self._partial_transcript, turn, audio)
+        self._partial_job = self._partial_pool.submit(self._partial_transcript, turn, audio)
 
     def _partial_transcript(self, turn: int, audio: np.ndarray) -> None:
         try:
@@ -246,7 +250,8 @@ class Session:
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
         with self._lock:
-            if turn == self._turn and self._detector.active and text:
+            paused = self._reply is not None and self._reply.turn == turn
+            if turn == self._turn and self._detector.in_speech and not paused and text:
                 self._partials.append(text)
                 self._emit(ev.TranscriptPartial(turn, self.audio_time, text))
 
@@ -272,7 +277,7 @@ class Session:
         audio = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
         prefix = self._stable_prefix()
         history = list(self.history)
-        final = self._asr_pool.submit(self._final_transcript, reply, audio, prefix)
+        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix)
         final.add_done_callback(
             lambda job: self._reply_pool.submit(self._run_responder, reply, audio, history, job)
         )

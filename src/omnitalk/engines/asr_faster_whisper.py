@@ -22,6 +22,8 @@ class FasterWhisperASR:
                 device="cpu",
                 compute_type=self.config.compute_type,
                 cpu_threads=self.config.threads,
+                # Two workers: a session's final pass must not wait for a running partial.
+                num_workers=2,
             )
         except (RuntimeError, ValueError, OSError) as error:
             raise EngineError(f"cannot load Whisper model from {path}: {error}") from None
