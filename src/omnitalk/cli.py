@@ -59,7 +59,8 @@ def _load_assistant(args: argparse.Namespace):
     console = Console(stderr=True)
     with console.status("loading models..."):
         assistant = Assistant.load(_config_from(args))
-    console.print(f"models ready ({', '.join(f'{k} {v}s' for k, v in assistant.load_seconds.items())})")
+    loaded = ", ".join(f"{kind} {seconds}s" for kind, seconds in assistant.load_seconds.items())
+    console.print(f"models ready ({loaded})")
     return assistant
 
 
@@ -87,7 +88,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
     session = feeder.session = assistant.new_session(on_event=feeder.on_event)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
-    for index, (name, result) in enumerate(zip(names, run_turns(session, feeder, turns)), 1):
+    for index, (name, result) in enumerate(zip(names, run_turns(session, feeder, turns), strict=True), 1):
         summary = {
             "input": name,
             "transcript": result.transcript,

@@ -1,7 +1,8 @@
 """Play audio into a session as a stream of user turns and collect what comes back.
 
 Used by `omnitalk talk`, the latency benchmark and the tests. In real-time mode audio is fed at
-the speed it would come from a microphone; `realtime=False` feeds it as fast as the session takes it.
+the speed it would come from a microphone; `realtime=False` feeds it as fast as the session
+takes it.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_turns(
         first_event = len(feeder.snapshot())
         feeder.feed(audio)
 
-        def turn_over(silence_fed: float) -> bool:
+        def turn_over(silence_fed: float, first_event: int = first_event) -> bool:
             if session.user_active or session.is_speaking:
                 return False
             new = feeder.snapshot()[first_event:]

@@ -33,7 +33,7 @@ def run(
     tts = assistant.responder.tts
     inputs += [(f"synthetic: {q}", speak(tts, q)) for q in QUESTIONS]
     columns: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for name, audio in track(inputs * rounds, description="playing inputs"):
+    for _name, audio in track(inputs * rounds, description="playing inputs"):
         feeder = Feeder(realtime=realtime)
         session = feeder.session = assistant.new_session(on_event=feeder.on_event)
         run_turns(session, feeder, [audio])

@@ -1,4 +1,4 @@
-"""Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama...) via streaming chat completions."""
+"""Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama...): streaming chat completions."""
 
 from __future__ import annotations
 

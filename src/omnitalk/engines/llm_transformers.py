@@ -1,4 +1,4 @@
-"""Any local Hugging Face causal LM (a model folder, or a .gguf file dequantised by transformers)."""
+"""Any local Hugging Face causal LM: a model folder, or a .gguf file dequantised by transformers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,89 @@
+"""Small deterministic engines for testing the conversation runtime without models."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from omnitalk.engines.base import ChatMessage, EngineError
+
+RATE = 16000
+FRAME = 512
+
+
+def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
+    """Stands in for speech: the fake VAD hears any loud frame as speech."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), np.float32)
+
+
+class EnergyVAD:
+    sample_rate = RATE
+    frame_size = FRAME
+
+    def speech_probability(self, frame: np.ndarray) -> float:
+        return 1.0 if float(np.sqrt(np.mean(frame**2))) > 0.01 else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class ScriptedASR:
+    sample_rate = RATE
+
+    def __init__(self, text: str = "hello there") -> None:
+        self.text = text
+        self.calls: list[tuple[float, str]] = []  # (seconds of audio, prefix)
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
+        with self._lock:
+            self.calls.append((audio.size / RATE, prefix))
+        return self.text
+
+
+class ScriptedLLM:
+    """Streams a fixed reply word by word; can fail or be slow."""
+
+    def __init__(self, reply: str, fail_times: int = 0, delay_s: float = 0.0) -> None:
+        self.reply = reply
+        self.fail_times = fail_times
+        self.delay_s = delay_s
+        self.prompts: list[list[ChatMessage]] = []
+        self.cancelled = threading.Event()
+
+    def warm_up(self, messages: list[ChatMessage]) -> None:
+        pass
+
+    def stream_chat(self, messages, cancel=None, max_tokens=None):
+        self.prompts.append(list(messages))
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise EngineError("LLM endpoint http://127.0.0.1:9/v1 is unreachable: refused")
+        for word in self.reply.split(" "):
+            if cancel is not None and cancel.is_set():
+                self.cancelled.set()
+                return
+            time.sleep(self.delay_s)
+            yield word + " "
+
+
+class SilentTTS:
+    """`seconds_per_word` of low noise per word, so played time maps to words."""
+
+    sample_rate = RATE
+
+    def __init__(self, seconds_per_word: float = 0.25) -> None:
+        self.seconds_per_word = seconds_per_word
+        self.spoken: list[str] = []
+
+    def synthesize(self, text: str):
+        self.spoken.append(text)
+        samples = int(len(text.split()) * self.seconds_per_word * RATE)
+        yield np.full(samples, 0.001, np.float32)

@@ -1,0 +1,199 @@
+"""The conversation runtime with scripted engines: turn events, speculation, barge-in, history."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
+from omnitalk.agent import events as ev
+from omnitalk.agent.responder import CascadeResponder
+from omnitalk.agent.session import Session, SessionConfig
+from omnitalk.talk import Feeder, run_turns
+
+REPLY = "One two three. Four five six seven. Eight nine ten."
+
+
+def make_session(llm=None, asr=None, tts=None, **turn):
+    config = SessionConfig()
+    for key, value in turn.items():
+        setattr(config.turn, key, value)
+    responder = CascadeResponder(llm or ScriptedLLM(REPLY), tts or SilentTTS())
+    feeder = Feeder(realtime=False)
+    session = Session(EnergyVAD(), asr or ScriptedASR(), responder, config, feeder.on_event)
+    feeder.session = session
+    return session, feeder
+
+
+def kinds(events):
+    return [type(e).__name__ for e in events if not isinstance(e, ev.ReplyAudio)]
+
+
+def wait_for(feeder, kind, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in feeder.snapshot() if isinstance(e, kind)]
+        if found:
+            return found
+        time.sleep(0.005)
+    raise AssertionError(f"no {kind.__name__} within {timeout} s")
+
+
+def test_one_turn_emits_events_in_order_and_records_history():
+    session, feeder = make_session()
+    [result] = run_turns(session, feeder, [tone(1.0)])
+    names = kinds(feeder.events)
+    assert names[0] == "SpeechStarted"
+    stop = names.index("SpeechStopped")
+    assert names[stop + 1 : stop + 3] == ["TranscriptFinal", "ReplyStarted"]
+    assert names[-1] == "ReplyDone"
+    assert result.transcript == "hello there"
+    assert result.reply_text == REPLY
+    assert result.reply_audio.size > 0
+    assert [(m.role, m.content) for m in session.history] == [
+        ("user", "hello there"),
+        ("assistant", REPLY),
+    ]
+    session.close()
+
+
+def test_reply_events_are_held_until_the_turn_ends():
+    """The reply is prepared during the pause, but nothing of it is emitted before the turn ends."""
+    session, feeder = make_session(silence_ms=600)
+    session.feed(tone(1.0))
+    session.feed(silence(0.3))  # paused, turn not over: speculation runs
+    time.sleep(0.3)  # give the speculative reply time to finish
+    assert not any(isinstance(e, ev.ReplyStarted | ev.ReplyAudio) for e in feeder.snapshot())
+    session.feed(silence(0.4))
+    wait_for(feeder, ev.ReplyDone)
+    names = kinds(feeder.snapshot())
+    assert names.index("SpeechStopped") < names.index("ReplyStarted")
+    session.close()
+
+
+def test_a_pause_shorter_than_the_silence_threshold_keeps_one_turn():
+    asr = ScriptedASR()
+    session, feeder = make_session(asr=asr, silence_ms=500)
+    audio = [tone(0.6), silence(0.3), tone(0.6)]
+    run_turns(session, feeder, [np.concatenate(audio)])
+    events = feeder.snapshot()
+    assert sum(isinstance(e, ev.SpeechStarted) for e in events) == 1
+    assert sum(isinstance(e, ev.SpeechStopped) for e in events) == 1
+    assert sum(isinstance(e, ev.ReplyDone) for e in events) == 1
+    # The final pass heard both parts of the sentence.
+    assert max(seconds for seconds, _ in asr.calls) >= 1.5
+    session.close()
+
+
+def test_short_blip_is_not_a_turn():
+    asr = ScriptedASR()
+    session, feeder = make_session(asr=asr, min_speech_ms=250)
+    [result] = run_turns(session, feeder, [tone(0.1)])
+    assert not result.speech_detected
+    assert not any(isinstance(e, ev.SpeechStarted) for e in feeder.snapshot())
+    assert asr.calls == []
+    session.close()
+
+
+def test_empty_transcript_gets_no_reply():
+    session, feeder = make_session(asr=ScriptedASR(text=""))
+    run_turns(session, feeder, [tone(1.0)])
+    assert not any(isinstance(e, ev.ReplyStarted) for e in feeder.snapshot())
+    assert not session.is_speaking
+    assert session.history == []
+    session.close()
+
+
+def test_barge_in_cancels_within_a_frame_and_keeps_only_the_played_part():
+    tts = SilentTTS(seconds_per_word=0.25)
+    llm = ScriptedLLM(REPLY, delay_s=0.0)
+    session, feeder = make_session(llm=llm, tts=tts, barge_in_ms=32)
+    session.feed(tone(1.0))
+    session.feed(silence(0.6))  # the turn ends; the reply starts playing
+    wait_for(feeder, ev.ReplyDone)
+    session.feed(silence(1.0))  # one second of the reply is heard: the first clause, 0.75 s
+    speech_at = session.audio_time
+    for _ in range(0, 16000, 512):
+        session.feed(tone(0.032))
+        if any(isinstance(e, ev.ReplyCancelled) for e in feeder.snapshot()):
+            break
+    [cancelled] = [e for e in feeder.snapshot() if isinstance(e, ev.ReplyCancelled)]
+    assert cancelled.reason == "barge-in"
+    assert cancelled.audio_time - speech_at <= 0.1
+    assert cancelled.played_seconds == pytest.approx(1.0, abs=0.1)
+    # 1.0 s of 0.25 s words: the 3-word first clause and one word of the second.
+    assert cancelled.played_text == "One two three. Four"
+    assert session.history[-1].content == "One two three. Four"
+    assert not session.is_speaking
+    session.close()
+
+
+def test_barge_in_while_the_llm_is_still_writing_stops_it():
+    llm = ScriptedLLM(" ".join(["word"] * 200) + ".", delay_s=0.02)
+    session, feeder = make_session(llm=llm)
+    session.feed(tone(1.0))
+    session.feed(silence(0.6))
+    wait_for(feeder, ev.ReplyAudio)
+    session.feed(tone(0.2))
+    assert llm.cancelled.wait(2.0)
+    assert any(
+        isinstance(e, ev.ReplyCancelled) and e.reason == "barge-in" for e in feeder.snapshot()
+    )
+    session.close()
+
+
+def test_speech_resuming_during_the_pause_cancels_the_speculative_reply():
+    llm = ScriptedLLM(REPLY, delay_s=0.05)
+    session, feeder = make_session(llm=llm, silence_ms=500)
+    session.feed(tone(1.0))
+    session.feed(silence(0.2))  # speculation starts
+    session.feed(tone(0.5))  # ...and is abandoned
+    session.feed(silence(0.6))
+    wait_for(feeder, ev.ReplyDone)
+    time.sleep(0.2)
+    assert sum(isinstance(e, ev.ReplyStarted) for e in feeder.snapshot()) == 1
+    assert sum(isinstance(e, ev.ReplyDone) for e in feeder.snapshot()) == 1
+    session.close()
+
+
+def test_llm_failure_reports_an_error_and_the_session_stays_usable():
+    session, feeder = make_session(llm=ScriptedLLM(REPLY, fail_times=1))
+    first, second = run_turns(session, feeder, [tone(1.0), tone(1.0)])
+    assert any("llm_error" in error and "unreachable" in error for error in first.errors)
+    assert first.cancelled == "error"
+    assert second.reply_text == REPLY and not second.errors
+    session.close()
+
+
+def test_history_is_sent_to_the_llm_and_bounded():
+    llm = ScriptedLLM("Sure.")
+    session, feeder = make_session(llm=llm)
+    session.config.history_turns = 2
+    run_turns(session, feeder, [tone(0.6)] * 4)
+    last_prompt = llm.prompts[-1]
+    assert last_prompt[0].role == "system"
+    assert [m.role for m in last_prompt[1:]] == ["user", "assistant", "user", "assistant", "user"]
+    assert len(session.history) == 4
+    session.close()
+
+
+def test_explicit_cancel_reports_what_was_heard():
+    session, feeder = make_session()
+    session.feed(tone(1.0))
+    session.feed(silence(0.6))
+    wait_for(feeder, ev.ReplyDone)
+    session.feed(silence(0.5))
+    session.cancel_reply()
+    [cancelled] = wait_for(feeder, ev.ReplyCancelled)
+    assert cancelled.reason == "cancelled"
+    assert cancelled.played_text == "One two"
+    session.close()
+
+
+def test_feed_rejects_multichannel_audio():
+    session, _ = make_session()
+    with pytest.raises(ValueError, match="mono"):
+        session.feed(np.zeros((512, 2), np.float32))
+    session.close()
