@@ -88,7 +88,8 @@ def cmd_talk(args: argparse.Namespace) -> int:
     session = feeder.session = assistant.new_session(on_event=feeder.on_event)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
-    for index, (name, result) in enumerate(zip(names, run_turns(session, feeder, turns), strict=True), 1):
+    results = run_turns(session, feeder, turns)
+    for index, (name, result) in enumerate(zip(names, results, strict=True), 1):
         summary = {
             "input": name,
             "transcript": result.transcript,
