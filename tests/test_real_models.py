@@ -1,0 +1,170 @@
+"""The assistant on its real packaged models: Silero, Whisper tiny.en, SmolLM2, Piper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+
+from omnitalk.agent import events as ev
+from omnitalk.assistant import Assistant
+from omnitalk.audio.io import load_audio
+from omnitalk.audio.resample import resample
+from omnitalk.bench import asr as asr_bench
+from omnitalk.bench.questions import speak
+from omnitalk.cli import main
+from omnitalk.talk import Feeder, run_turns
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "speech"
+pytestmark = pytest.mark.real_models
+
+
+@pytest.fixture(scope="module")
+def assistant() -> Assistant:
+    return Assistant.load()
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return jiwer.wer(asr_bench.normalize_for_wer(reference), asr_bench.normalize_for_wer(hypothesis))
+
+
+def test_asr_word_error_rate_on_real_speech_is_under_15_percent(assistant):
+    assert asr_bench.run(assistant.asr, FIXTURES, repeats=1) <= 0.15
+
+
+def test_talk_answers_two_questions_in_a_row_with_speech_that_matches_its_text(
+    assistant, tmp_path
+):
+    """`omnitalk talk` end to end: a 48 kHz stereo WAV, then an 8 kHz mono FLAC."""
+    tts = assistant.responder.tts
+    first = resample(speak(tts, "What is the capital of France?"), 16000, 48000)
+    sf.write(tmp_path / "q1.wav", np.stack([first, first], axis=1), 48000)
+    second = resample(speak(tts, "How many legs does a spider have?"), 16000, 8000)
+    sf.write(tmp_path / "q2.flac", second, 8000)
+    out = tmp_path / "out"
+
+    code = main(["talk", str(tmp_path / "q1.wav"), str(tmp_path / "q2.flac"),
+                 "--out-dir", str(out), "--fast"])
+
+    assert code == 0
+    turns = [json.loads((out / f"turn_0{i}.json").read_text()) for i in (1, 2)]
+    assert wer("What is the capital of France?", turns[0]["transcript"]) <= 0.2
+    assert wer("How many legs does a spider have?", turns[1]["transcript"]) <= 0.2
+    for turn in turns:
+        assert turn["reply_text"].strip()
+        reply_audio = load_audio(turn["reply_wav"])
+        assert reply_audio.size > 16000 * 0.3
+        heard = assistant.asr.transcribe(reply_audio)
+        assert wer(turn["reply_text"], heard) <= 0.35, (turn["reply_text"], heard)
+        timings = turn["timings"]
+        assert set(timings) == {
+            "end_of_speech_to_final_transcript", "to_first_llm_token", "to_first_audio", "total"
+        }
+        assert all(value is not None and value > 0 for value in timings.values())
+
+
+def _trim_leading_silence(audio: np.ndarray) -> np.ndarray:
+    window = 160  # 10 ms
+    energy = np.sqrt(np.mean(audio[: audio.size // window * window].reshape(-1, window) ** 2, 1))
+    start = int(np.argmax(energy > 0.1 * energy.max()))
+    return audio[start * window :]
+
+
+def test_barge_in_cancels_within_100_ms_and_history_keeps_the_heard_part(assistant):
+    feeder = Feeder(realtime=False)
+    session = feeder.session = assistant.new_session(on_event=feeder.on_event)
+    question = speak(assistant.responder.tts, "Can you tell me a fun fact about the moon?")
+    session.feed(question)
+    assert feeder.feed_silence_until(
+        lambda _: any(isinstance(e, ev.ReplyDone) for e in feeder.snapshot()), 30
+    )
+    [done] = [e for e in feeder.snapshot() if isinstance(e, ev.ReplyDone)]
+    session.feed(np.zeros(int(0.3 * 16000), np.float32))  # the user hears 0.3 s of the reply
+    interruption = _trim_leading_silence(load_audio(FIXTURES / "common_voice_en_651325.mp3"))
+    speech_at = session.audio_time
+    for start in range(0, interruption.size, 512):
+        session.feed(interruption[start : start + 512])
+        if any(isinstance(e, ev.ReplyCancelled) for e in feeder.snapshot()):
+            break
+    [cancelled] = [e for e in feeder.snapshot() if isinstance(e, ev.ReplyCancelled)]
+    assert cancelled.reason == "barge-in"
+    assert cancelled.audio_time - speech_at <= 0.1
+    assert cancelled.played_seconds < 0.5
+    assert len(cancelled.played_text.split()) < len(done.text.split())
+    assistant_turns = [m.content for m in session.history if m.role == "assistant"]
+    assert assistant_turns in ([], [cancelled.played_text])
+    assert session.history[0].role == "user"
+    session.close()
+
+
+def test_silence_only_input_gets_no_reply(assistant):
+    feeder = Feeder(realtime=False)
+    session = feeder.session = assistant.new_session(on_event=feeder.on_event)
+    noise = np.random.default_rng(0).normal(0, 0.001, 16000 * 3).astype(np.float32)
+    [result] = run_turns(session, feeder, [noise])
+    assert not result.speech_detected
+    assert session.history == []
+    session.close()
+
+
+def test_empty_stream_is_harmless(assistant):
+    session = assistant.new_session()
+    session.feed(np.zeros(0, np.float32))
+    assert session.events() == [] and session.audio_time == 0
+    session.close()
+
+
+def test_a_dead_llm_endpoint_gives_a_clear_error_event(assistant):
+    from omnitalk.agent.responder import CascadeResponder
+    from omnitalk.agent.session import Session
+    from omnitalk.engines import registry
+    from omnitalk.engines.base import LLMConfig, VADConfig
+
+    dead = registry.create("llm", LLMConfig(backend="openai", model="m",
+                                            base_url="http://127.0.0.1:9/v1", timeout_s=2))
+    feeder = Feeder(realtime=False)
+    session = feeder.session = Session(
+        registry.create("vad", VADConfig()), assistant.asr,
+        CascadeResponder(dead, assistant.responder.tts), on_event=feeder.on_event,
+    )
+    question = speak(assistant.responder.tts, "What time is it?")
+    [result] = run_turns(session, feeder, [question])
+    assert result.transcript
+    assert any("llm_error" in e and "unreachable" in e for e in result.errors)
+    session.close()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"RIFF\x00\x00\x00\x00WAVEgarbage" * 20, "not a readable audio file"),
+    ],
+)
+def test_talk_rejects_bad_files_with_a_clear_message(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(content)
+    assert main(["talk", str(bad), "--out-dir", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_talk_rejects_a_two_hour_file_without_reading_it(tmp_path, capsys):
+    path = tmp_path / "long.flac"
+    with sf.SoundFile(path, "w", samplerate=8000, channels=1, format="FLAC") as out:
+        block = np.zeros(8000 * 60, np.float32)
+        for _ in range(120):
+            out.write(block)
+    assert main(["talk", str(path), "--out-dir", str(tmp_path / "out")]) == 2
+    assert "over the limit" in capsys.readouterr().err
+
+
+def test_models_lists_every_packaged_model_with_existing_files(capsys):
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("silero-vad", "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium"):
+        assert name in listing
+    assert "not installed" not in listing
