@@ -29,7 +29,8 @@ def assistant() -> Assistant:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    return jiwer.wer(asr_bench.normalize_for_wer(reference), asr_bench.normalize_for_wer(hypothesis))
+    normalize = asr_bench.normalize_for_wer
+    return jiwer.wer(normalize(reference), normalize(hypothesis))
 
 
 def test_asr_word_error_rate_on_real_speech_is_under_15_percent(assistant):
@@ -165,6 +166,6 @@ def test_talk_rejects_a_two_hour_file_without_reading_it(tmp_path, capsys):
 def test_models_lists_every_packaged_model_with_existing_files(capsys):
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    for name in ("silero-vad", "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium"):
-        assert name in listing
+    names = ("silero-vad", "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium")
+    assert all(name in listing for name in names)
     assert "not installed" not in listing
