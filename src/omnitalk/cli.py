@@ -131,6 +131,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from omnitalk.engines import packaged
@@ -144,7 +145,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         try:
             files = "\n".join(str(p) for p in packaged.LOCATORS[model.name]())
         except EngineError as error:
-            files = f"[red]{error}"
+            files = f"[red]{escape(str(error))}"
         table.add_row(model.name, model.kind, model.package, model.version() or "-", files)
     console = Console(width=max(140, Console().width))
     console.print(table)

@@ -9,6 +9,7 @@ import dataclasses
 import time
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from omnitalk.agent.responder import DEFAULT_SYSTEM_PROMPT
@@ -30,7 +31,7 @@ def run(config: AssistantConfig, repeats: int = 3) -> None:
         try:
             llm = registry.create("llm", llm_config)
         except EngineError as error:
-            table.add_row(backend, "-", "-", "-", str(error))
+            table.add_row(backend, "-", "-", "-", escape(str(error)))
             continue
         load = time.perf_counter() - start
         llm.warm_up([system, ChatMessage("user", "Hello.")])
