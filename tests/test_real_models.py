@@ -169,3 +169,20 @@ def test_models_lists_every_packaged_model_with_existing_files(capsys):
     names = ("silero-vad", "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium")
     assert all(name in listing for name in names)
     assert "not installed" not in listing
+
+
+def test_transformers_backend_streams_the_packaged_gguf_and_stops_on_cancel():
+    import threading
+
+    from omnitalk.engines import registry
+    from omnitalk.engines.base import ChatMessage, LLMConfig
+
+    llm = registry.create("llm", LLMConfig(backend="transformers", temperature=0.0))
+    messages = [ChatMessage("user", "What is the capital of France?")]
+    assert "".join(llm.stream_chat(messages)).strip()
+    cancel = threading.Event()
+    deltas = []
+    for delta in llm.stream_chat([ChatMessage("user", "Tell me a long story.")], cancel):
+        deltas.append(delta)
+        cancel.set()
+    assert len(deltas) == 1

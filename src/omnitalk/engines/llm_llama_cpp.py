@@ -1,7 +1,7 @@
 """A GGUF model through llama-cpp-python; the packaged SmolLM2-135M-Instruct by default.
 
-Chosen as the default local backend by measurement (`omnitalk bench llm`): it loads in well under
-a second and generates about 2.5x faster than transformers on the dequantised weights.
+Chosen as the default local backend by measurement (`omnitalk bench llm`): on the packaged model
+it loads in under a second (transformers: about 20 s) and streams several times faster.
 """
 
 from __future__ import annotations
