@@ -13,12 +13,13 @@ from omnitalk.agent.session import Session
 from omnitalk.bench.questions import speak
 from omnitalk.config import AssistantConfig
 from omnitalk.engines import registry
+from omnitalk.engines.base import ASR
 
 
 @dataclass
 class Assistant:
     config: AssistantConfig
-    asr: object
+    asr: ASR
     responder: CascadeResponder
     load_seconds: dict[str, float]
 
@@ -50,7 +51,5 @@ class Assistant:
 
     def new_session(self, on_event: Callable[[Event], None] | None = None) -> Session:
         """A fresh conversation; the VAD is per session because it carries recurrent state."""
-        config = self.config
-        config.session.turn.threshold = config.vad.threshold
-        vad = registry.create("vad", config.vad)
-        return Session(vad, self.asr, self.responder, config.session, on_event=on_event)
+        vad = registry.create("vad", self.config.vad)
+        return Session(vad, self.asr, self.responder, self.config.session, on_event=on_event)

@@ -43,7 +43,7 @@ def _config_from(args: argparse.Namespace):
         (config.cascade, "system_prompt", args.system_prompt),
         (config.session.turn, "silence_ms", args.silence_ms),
         (config.session.turn, "min_speech_ms", args.min_speech_ms),
-        (config.vad, "threshold", args.vad_threshold),
+        (config.session.turn, "threshold", args.vad_threshold),
     ]
     for target, name, value in overrides:
         if value is not None:

@@ -20,9 +20,8 @@ class EngineError(RuntimeError):
 
 @dataclass
 class VADConfig:
+    # The speech-probability threshold is turn-taking policy: see agent.turns.TurnConfig.
     backend: str = "silero"
-    # Silero's probability above which a frame counts as speech.
-    threshold: float = 0.5
 
 
 @dataclass
