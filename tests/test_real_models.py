@@ -186,3 +186,9 @@ def test_transformers_backend_streams_the_packaged_gguf_and_stops_on_cancel():
         deltas.append(delta)
         cancel.set()
     assert len(deltas) == 1
+
+
+def test_chat_without_a_sound_device_says_why(capsys):
+    assert main(["chat"]) == 2
+    message = capsys.readouterr().err
+    assert "omnitalk talk" in message and ("microphone" in message or "audio I/O" in message)
