@@ -54,8 +54,10 @@ def _apply(target: Any, values: dict[str, Any], where: str) -> None:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
             _apply(current, value, f"{where}.{key}")
-        elif current is not None and not isinstance(value, type(current)) and not (
-            isinstance(current, float) and isinstance(value, int)
+        elif current is not None and (
+            isinstance(value, bool) != isinstance(current, bool)
+            or not isinstance(value, type(current))
+            and not (isinstance(current, float) and isinstance(value, int))
         ):
             raise ConfigError(
                 f"{where}: {key} must be {type(current).__name__}, got {type(value).__name__}"

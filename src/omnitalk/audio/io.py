@@ -61,7 +61,7 @@ class _NotSoundfile(Exception):
 
 def _too_long(name: str, seconds: float, max_seconds: float) -> AudioDecodeError:
     return AudioDecodeError(
-        f"{name}: {seconds:.1f} s of audio is over the limit of {max_seconds:.0f} s "
+        f"{name}: {seconds:.1f} s of audio is over the limit of {max_seconds:g} s "
         "(raise max_seconds to accept it)"
     )
 
