@@ -95,6 +95,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
             "transcript": result.transcript,
             "reply_text": result.reply_text,
             "timings": result.timings,
+            "user_turns": result.user_turns,
             "reply_wav": None,
         }
         if not result.speech_detected:
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args)
-    except (AudioDecodeError, ConfigError, EngineError) as error:
+    except (AudioDecodeError, ConfigError, EngineError, FileNotFoundError) as error:
         print(f"omnitalk {args.verb}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ class TurnResult:
     cancelled: str = ""  # the reason, when the reply did not finish
     errors: list[str] = field(default_factory=list)
     speech_detected: bool = True
+    user_turns: int = 0  # an input with long pauses is several turns; the reply is the last's
 
 
 class Feeder:
@@ -58,10 +59,12 @@ class Feeder:
             self._feed_frame(audio[start : start + FRAME])
 
     def feed_silence_until(self, done: Callable[[float], bool], max_seconds: float) -> bool:
-        """Feed silence until `done(seconds_fed)` is true; False if `max_seconds` pass first."""
+        """Feed silence until `done(seconds_fed)` is true; False if `max_seconds` pass first
+        (of audio, or of waiting: a reply that hangs must not hang the caller)."""
         silence = np.zeros(FRAME, np.float32)
         fed = 0.0
-        while fed < max_seconds:
+        deadline = time.perf_counter() + max_seconds
+        while fed < max_seconds and time.perf_counter() < deadline:
             if done(fed):
                 return True
             if not self.realtime and self.session.is_generating:
@@ -107,16 +110,22 @@ def run_turns(
 
 
 def _collect(session: Session, events: list[ev.Event], finished: bool) -> TurnResult:
+    """What one input produced: everything the user said in it, and the reply to its last turn."""
     result = TurnResult()
     turns = [e.turn for e in events if isinstance(e, ev.SpeechStarted)]
     if not turns:
         result.speech_detected = False
         return result
+    result.user_turns = len(turns)
+    heard = [e.text for e in events if isinstance(e, ev.TranscriptFinal) and e.text]
+    result.transcript = " ".join(heard)
     audio: list[np.ndarray] = []
     for event in events:
+        if isinstance(event, ev.ErrorEvent):
+            result.errors.append(f"{event.code}: {event.message}")
+        if event.turn != turns[-1]:
+            continue
         match event:
-            case ev.TranscriptFinal(text=text):
-                result.transcript = text
             case ev.ReplyAudio(audio=samples, sample_rate=rate):
                 audio.append(samples)
                 result.sample_rate = rate
@@ -127,8 +136,6 @@ def _collect(session: Session, events: list[ev.Event], finished: bool) -> TurnRe
                 result.reply_text = heard
                 keep = int(seconds * result.sample_rate)
                 audio = [np.concatenate(audio)[:keep]] if audio else []
-            case ev.ErrorEvent(code=code, message=message):
-                result.errors.append(f"{code}: {message}")
     if not finished:
         result.errors.append("timeout: the reply did not finish in time")
     result.reply_audio = np.concatenate(audio) if audio else np.zeros(0, np.float32)

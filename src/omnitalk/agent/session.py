@@ -196,6 +196,10 @@ class Session:
         now = self.audio_time
         with self._lock:
             self._advance_playback()
+            if self.config.turn.barge_in_ms == 0 and self.is_speaking:
+                # Half duplex: without barge-in the assistant does not listen while it speaks,
+                # so its own voice from a loudspeaker cannot start a turn.
+                probability = 0.0
             signals = self._detector.update(probability, now)
             if Signal.ONSET in signals:
                 self._turn_audio = list(self._preroll)
@@ -270,7 +274,10 @@ class Session:
 
     def _start_reply(self) -> None:
         if self._reply is not None:
-            self._reply.cancel.set()
+            if self._reply.committed:  # the previous answer is still playing
+                self._cancel(self._reply, "barge-in")
+            else:
+                self._reply.cancel.set()
         reply = _Reply(self._turn, threading.Event(), TurnTimings(self._last_speech_wall))
         self._reply = reply
         self.timings[self._turn] = reply.timings
@@ -283,8 +290,8 @@ class Session:
         )
 
     def _final_transcript(self, reply: _Reply, audio: np.ndarray, prefix: str) -> str | None:
-        if reply.cancel.is_set():
-            return None
+        if reply.cancel.is_set() and not reply.committed:
+            return None  # speculation abandoned: the user went on speaking
         try:
             text = self.asr.transcribe(audio, prefix=prefix)
         except Exception as error:
@@ -296,7 +303,16 @@ class Session:
         with self._lock:
             reply.timings.final_transcript = time.perf_counter()
             reply.transcript = text
-            self._emit_for(reply, ev.TranscriptFinal(reply.turn, self.audio_time, text))
+            event = ev.TranscriptFinal(reply.turn, self.audio_time, text)
+            if not reply.committed:
+                if reply is self._reply:
+                    reply.held.append(event)  # released when the turn ends
+            else:
+                # The user's words belong to the turn, not to the reply: even if they barged in
+                # before this transcript was ready, they are reported and kept in history.
+                self._emit(event)
+                if reply is not self._reply and text:
+                    self.history.append(ChatMessage("user", text))
         return text
 
     def _run_responder(
@@ -318,7 +334,7 @@ class Session:
                 reply.timings.finished = time.perf_counter()
                 done = ev.ReplyDone(reply.turn, self.audio_time, self._spoken_text(reply))
                 self._emit_for(reply, done)
-            self._advance_playback()
+            self._finish_if_played()
 
     def _emit_for(self, reply: _Reply, event: ev.Event) -> None:
         """Emit a reply's event now, hold it until the turn ends, or drop it if stale."""
@@ -336,18 +352,21 @@ class Session:
         held, reply.held = reply.held, []
         for event in held:
             self._emit(dataclasses.replace(event, audio_time=self.audio_time))
-        self._advance_playback()
+        self._finish_if_played()
 
     def _advance_playback(self) -> None:
-        """Move the simulated playback cursor by one frame of audio time."""
+        """Called once per input frame: the user hears one more frame's worth of the reply."""
         reply = self._reply
-        if reply is None or not reply.committed:
-            return
-        if reply.sample_rate:
+        if reply is not None and reply.committed and reply.sample_rate:
             step = self._frame_seconds * reply.sample_rate
             reply.played = min(float(reply.generated), reply.played + step)
-        if reply.finished and reply.played >= reply.generated:
-            self._finish(reply)
+        self._finish_if_played()
+
+    def _finish_if_played(self) -> None:
+        reply = self._reply
+        if reply is not None and reply.committed and reply.finished:
+            if reply.played >= reply.generated:
+                self._finish(reply)
 
     def _finish(self, reply: _Reply) -> None:
         """The reply is over: record the user turn and what was heard of the answer."""
