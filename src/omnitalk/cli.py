@@ -69,7 +69,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
 
     from omnitalk.audio.io import load_audio, write_wav
     from omnitalk.bench.questions import QUESTIONS, speak
-    from omnitalk.talk import Feeder, run_turns
+    from omnitalk.talk import Feeder, iter_turns
 
     console = Console(stderr=True)
     if not args.inputs and not args.demo:
@@ -88,7 +88,8 @@ def cmd_talk(args: argparse.Namespace) -> int:
     session = feeder.session = assistant.new_session(on_event=feeder.on_event)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
-    results = run_turns(session, feeder, turns)
+    # Each turn is written as soon as it is over, so an interrupted run keeps the finished ones.
+    results = iter_turns(session, feeder, turns)
     for index, (name, result) in enumerate(zip(names, results, strict=True), 1):
         summary = {
             "input": name,

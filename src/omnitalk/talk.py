@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,8 +88,13 @@ class Feeder:
 def run_turns(
     session: Session, feeder: Feeder, turns: list[np.ndarray], max_reply_seconds: float = 60.0
 ) -> list[TurnResult]:
-    """Each audio in `turns` is one user turn; waits for each reply to finish playing."""
-    results = []
+    return list(iter_turns(session, feeder, turns, max_reply_seconds))
+
+
+def iter_turns(
+    session: Session, feeder: Feeder, turns: list[np.ndarray], max_reply_seconds: float = 60.0
+) -> Iterator[TurnResult]:
+    """Each audio in `turns` is one user turn; yields each result once its reply has played."""
     give_up_after = session.config.turn.silence_ms / 1000 + 0.5
     for audio in turns:
         first_event = len(feeder.snapshot())
@@ -105,8 +110,7 @@ def run_turns(
             return not heard and silence_fed > give_up_after
 
         finished = feeder.feed_silence_until(turn_over, max_reply_seconds)
-        results.append(_collect(session, feeder.snapshot()[first_event:], finished))
-    return results
+        yield _collect(session, feeder.snapshot()[first_event:], finished)
 
 
 def _collect(session: Session, events: list[ev.Event], finished: bool) -> TurnResult:
