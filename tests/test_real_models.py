@@ -38,7 +38,7 @@ def test_asr_word_error_rate_on_real_speech_is_under_15_percent(assistant):
 
 
 def test_talk_answers_two_questions_in_a_row_with_speech_that_matches_its_text(
-    assistant, tmp_path
+    assistant, tmp_path, capsys
 ):
     """`omnitalk talk` end to end: a 48 kHz stereo WAV, then an 8 kHz mono FLAC."""
     tts = assistant.responder.tts
@@ -49,10 +49,11 @@ def test_talk_answers_two_questions_in_a_row_with_speech_that_matches_its_text(
     out = tmp_path / "out"
 
     code = main(["talk", str(tmp_path / "q1.wav"), str(tmp_path / "q2.flac"),
-                 "--out-dir", str(out), "--fast"])
+                 "--out-dir", str(out), "--fast", "--json"])
 
     assert code == 0
     turns = [json.loads((out / f"turn_0{i}.json").read_text()) for i in (1, 2)]
+    assert json.loads(capsys.readouterr().out) == turns
     assert wer("What is the capital of France?", turns[0]["transcript"]) <= 0.2
     assert wer("How many legs does a spider have?", turns[1]["transcript"]) <= 0.2
     for turn in turns:

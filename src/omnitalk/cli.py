@@ -66,6 +66,7 @@ def _load_assistant(args: argparse.Namespace):
 
 def cmd_talk(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from omnitalk.audio.io import load_audio, write_wav
     from omnitalk.bench.questions import QUESTIONS, speak
@@ -114,7 +115,14 @@ def cmd_talk(args: argparse.Namespace) -> int:
         if not args.json:
             console.print(f"[bold]{index}. you:[/] {result.transcript or '(nothing heard)'}")
             console.print(f"   [bold]assistant:[/] {result.reply_text}")
-            console.print(f"   timings ms: {result.timings}")
+            shown = ", ".join(
+                f"{stage} {value:.0f} ms"
+                for stage, value in result.timings.items()
+                if value is not None
+            )
+            console.print(f"   [dim]{shown or 'no reply'}")
+            for error in result.errors:
+                console.print(f"   [red]{escape(error)}")
     session.close()
     if args.json:
         print(json.dumps(summaries, indent=2))
