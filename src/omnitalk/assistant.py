@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,4 +53,6 @@ class Assistant:
     def new_session(self, on_event: Callable[[Event], None] | None = None) -> Session:
         """A fresh conversation; the VAD is per session because it carries recurrent state."""
         vad = registry.create("vad", self.config.vad)
-        return Session(vad, self.asr, self.responder, self.config.session, on_event=on_event)
+        # Each session gets its own copy: a client may change its turn-taking settings.
+        config = copy.deepcopy(self.config.session)
+        return Session(vad, self.asr, self.responder, config, on_event=on_event)

@@ -1,4 +1,4 @@
-"""`omnitalk <verb>`: talk, chat, models, bench."""
+"""`omnitalk <verb>`: talk, chat, serve, models, bench."""
 
 from __future__ import annotations
 
@@ -139,6 +139,33 @@ def cmd_chat(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+    from rich.console import Console
+
+    from omnitalk.assistant import Assistant
+    from omnitalk.server.app import ServerConfig, create_app
+
+    console = Console(stderr=True)
+    config = _config_from(args)  # a bad config file fails now, not in the background
+    server = ServerConfig(host=args.host, port=args.port, api_key=args.api_key or None,
+                          max_sessions=args.max_sessions, record_dir=args.record_dir)
+    if server.host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
+        console.print(f"[yellow]warning: listening on {server.host} without --api-key; anyone "
+                      "who can reach this port can use the assistant")
+    if server.record_dir is not None:
+        server.record_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(server, lambda: Assistant.load(config))
+    console.print(f"omnitalk serving on http://{server.host}:{server.port}/ (models load in the "
+                  "background; /readyz says when they are ready)")
+    uvicorn.run(app, host=server.host, port=server.port, log_level="info",
+                ws_max_size=2 * server.max_message_bytes)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
@@ -206,6 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help="do not let speech interrupt replies (use with speakers, no headset)")
     _engine_flags(chat)
     chat.set_defaults(run=cmd_chat)
+
+    serve = verbs.add_parser(
+        "serve", help="web page + OpenAI Realtime and raw PCM WebSockets",
+        description="Serve the assistant: the web page at /, the OpenAI Realtime protocol at "
+        "/v1/realtime and raw PCM16 at /v1/stream (docs/protocol.md).")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--api-key", default=os.environ.get("OMNITALK_API_KEY"),
+                       help="require this key on every route and socket (env OMNITALK_API_KEY)")
+    serve.add_argument("--max-sessions", type=int, default=4,
+                       help="concurrent conversations; more are refused (default 4)")
+    serve.add_argument("--record-dir", type=Path,
+                       help="write each session's events (JSONL) and audio (WAV) here")
+    _engine_flags(serve)
+    serve.set_defaults(run=cmd_serve)
 
     models = verbs.add_parser("models", help="list the packaged models and where their files are")
     models.set_defaults(run=cmd_models)

@@ -50,8 +50,12 @@ class Responder(Protocol):
         turn: UserTurn,
         sink: ReplySink,
         cancel: threading.Event,
+        instructions: str | None = None,
     ) -> None:
-        """Blocks until the reply is complete, failed, or `cancel` is set."""
+        """Blocks until the reply is complete, failed, or `cancel` is set.
+
+        `instructions` replaces the responder's default system prompt for this reply.
+        """
         ...
 
 
@@ -72,8 +76,8 @@ class CascadeResponder:
         for _ in self.tts.synthesize("Hello."):
             pass
 
-    def _system(self) -> ChatMessage:
-        return ChatMessage("system", self.config.system_prompt)
+    def _system(self, instructions: str | None = None) -> ChatMessage:
+        return ChatMessage("system", instructions or self.config.system_prompt)
 
     def respond(
         self,
@@ -81,8 +85,9 @@ class CascadeResponder:
         turn: UserTurn,
         sink: ReplySink,
         cancel: threading.Event,
+        instructions: str | None = None,
     ) -> None:
-        messages = [self._system(), *history, ChatMessage("user", turn.text)]
+        messages = [self._system(instructions), *history, ChatMessage("user", turn.text)]
         clauses: queue.Queue[str | None] = queue.Queue()
         speaker = threading.Thread(
             target=self._speak, args=(clauses, sink, cancel), name="tts", daemon=True

@@ -5,6 +5,9 @@ user speaks, and answers through its Responder. The session's clock is the input
 `audio_time` is how much audio has been fed, and reply audio is taken to play out at real speed
 from the moment it is emitted, so "what the user heard" is known when they barge in.
 
+A client that decides turns itself (no VAD) uses `transcribe_turn` and `respond_to_text` instead
+of relying on the VAD; `end_turn` and `clear_input` let it override the VAD.
+
 To answer quickly, the reply starts as soon as the user pauses (speculatively): the final
 transcript, LLM and TTS run during the silence that decides the turn, and their events are held
 back until the turn really ends. If the user goes on speaking, that work is cancelled.
@@ -63,6 +66,10 @@ class TurnTimings:
         }
 
 
+class ReplyInProgress(RuntimeError):
+    """A new reply was asked for while the current one is still being generated."""
+
+
 @dataclass
 class _Reply:
     """Explicit state of one reply, from speculative start to the last played sample."""
@@ -79,6 +86,7 @@ class _Reply:
     played: float = 0.0  # reply samples the user has heard
     finished: bool = False  # the responder returned
     failed: bool = False
+    instructions: str | None = None  # overrides the session's for this reply
 
 
 class Session:
@@ -110,6 +118,8 @@ class Session:
         self._detector = TurnDetector(self.config.turn, self._frame_seconds)
         self._chunker = FrameChunker(vad.frame_size)
         self.history: list[ChatMessage] = []
+        # Replaces the responder's default system prompt for this session's replies.
+        self.instructions: str | None = None
         self.reset()
 
     # ----------------------------------------------------------------------------- public API
@@ -134,6 +144,14 @@ class Session:
             self._partial_job: Future | None = None
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
+
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Change turn-taking and padding mid-conversation (takes effect at the next frame)."""
+        with self._lock:
+            self.config = config
+            self._detector.config = config.turn
+            pad_frames = max(1, round(config.speech_pad_ms / 1000 / self._frame_seconds))
+            self._preroll = deque(self._preroll, maxlen=pad_frames)
 
     @property
     def audio_time(self) -> float:
@@ -176,6 +194,68 @@ class Session:
                 out.append(self._events.get_nowait())
             except queue.Empty:
                 return out
+
+    def end_turn(self) -> bool:
+        """End the user's turn now, as if the silence had lasted; False if no turn is open."""
+        with self._lock:
+            if not self._detector.end():
+                return False
+            self._on_signal(Signal.ENDED)
+            return True
+
+    def clear_input(self) -> None:
+        """Drop the user's turn in progress (its audio and any speculative reply)."""
+        with self._lock:
+            if self._reply is not None and not self._reply.committed:
+                self._reply.cancel.set()
+                self._reply = None
+            self._detector.reset()
+            self._turn_audio = []
+            self._preroll.clear()
+
+    def transcribe_turn(self, audio: np.ndarray) -> tuple[int, Future]:
+        """Transcribe a user turn whose end the client decided; emits `TranscriptFinal`.
+
+        Returns the turn number and a future of the text (None on failure). The turn is not
+        answered: pass the text to `respond_to_text` when the client asks for a reply.
+        """
+        audio = np.asarray(audio, dtype=np.float32)
+        with self._lock:
+            self._turn += 1
+            turn = self._turn
+        return turn, self._final_pool.submit(self._transcribe_explicit, turn, audio)
+
+    def respond_to_text(self, text: str, instructions: str | None = None) -> int:
+        """Answer a user turn given as text, now; returns its turn number.
+
+        A previous reply that has been fully generated counts as heard in full: the client has
+        moved on. Raises `ReplyInProgress` while a reply is still being generated.
+        `instructions` replace the session's for this reply only.
+        """
+        with self._lock:
+            previous = self._reply
+            if previous is not None:
+                if not previous.committed:  # speculation on a pause: the text wins
+                    previous.cancel.set()
+                    self._reply = None
+                elif not previous.finished:
+                    raise ReplyInProgress("a reply is still being generated")
+                else:
+                    previous.played = float(previous.generated)
+                    self._finish(previous)
+            self._turn += 1
+            reply = _Reply(
+                self._turn, threading.Event(), TurnTimings(time.perf_counter()),
+                committed=True, transcript=text, instructions=instructions,
+            )
+            self._reply = reply
+            self.timings[reply.turn] = reply.timings
+            transcript: Future = Future()
+            transcript.set_result(text)
+            self._reply_pool.submit(
+                self._run_responder, reply, np.zeros(0, np.float32), list(self.history), transcript
+            )
+            return reply.turn
 
     def cancel_reply(self, reason: str = "cancelled") -> None:
         with self._lock:
@@ -315,6 +395,16 @@ class Session:
                     self.history.append(ChatMessage("user", text))
         return text
 
+    def _transcribe_explicit(self, turn: int, audio: np.ndarray) -> str | None:
+        try:
+            text = self.asr.transcribe(audio) if audio.size else ""
+        except Exception as error:
+            message = f"transcription failed: {error}"
+            self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", message))
+            return None
+        self._emit(ev.TranscriptFinal(turn, self.audio_time, text))
+        return text
+
     def _run_responder(
         self, reply: _Reply, audio: np.ndarray, history: list[ChatMessage], job: Future
     ) -> None:
@@ -327,7 +417,10 @@ class Session:
             return
         with self._lock:
             self._emit_for(reply, ev.ReplyStarted(reply.turn, self.audio_time))
-        self.responder.respond(history, UserTurn(audio, text), _Sink(self, reply), reply.cancel)
+        self.responder.respond(
+            history, UserTurn(audio, text), _Sink(self, reply), reply.cancel,
+            reply.instructions or self.instructions,
+        )
         with self._lock:
             reply.finished = True
             if not reply.cancel.is_set():

@@ -49,6 +49,14 @@ class TurnDetector:
         self._silence_s = 0.0
         self._barged = False
 
+    def end(self) -> bool:
+        """End the current turn now (the client says the user is done); False if none."""
+        if not self.confirmed:
+            return False
+        self.in_speech = self.confirmed = False
+        self._silence_s = 0.0
+        return True
+
     @property
     def active(self) -> bool:
         """The user is in a turn: speaking, or pausing inside a confirmed turn."""

@@ -1,0 +1,282 @@
+"""`omnitalk serve`: the web page, the OpenAI Realtime WebSocket and the raw PCM WebSocket.
+
+Models load once, in the background (`/readyz` says when); every connection gets its own
+`Session` over the shared engines. Everything is bounded: sessions (`max_sessions`), message
+size, queued events per client, and the static files are served from the web folder only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from omnitalk.assistant import Assistant
+from omnitalk.server.auth import KEY_SUBPROTOCOL, is_authorized, offered_subprotocols
+from omnitalk.server.live import LiveSession
+from omnitalk.server.realtime import RealtimeProtocol, RealtimeSettings
+from omnitalk.server.records import SessionRecorder
+from omnitalk.server.stream import StreamProtocol
+
+log = logging.getLogger("omnitalk.server")
+WEB_DIR = Path(__file__).parent / "web"
+# WebSocket close codes: policy violation (auth, slow client) and "try again later".
+CLOSE_POLICY, CLOSE_TRY_LATER, CLOSE_SERVER_ERROR = 1008, 1013, 1011
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    max_sessions: int = 4
+    record_dir: Path | None = None
+    # Largest text message handled with a specific error; the socket itself allows twice this
+    # and closes with 1009 beyond it.
+    max_message_bytes: int = 1 << 20
+    # A client that stops reading while this many events wait for it is disconnected.
+    max_queued_events: int = 20_000
+
+
+class _Server:
+    """The app's state: the shared assistant (once loaded) and the live sessions."""
+
+    def __init__(self, config: ServerConfig, load_assistant: Callable[[], Assistant]) -> None:
+        self.config = config
+        self.load_assistant = load_assistant
+        self.assistant: Assistant | None = None
+        self.load_error: str | None = None
+        self.sessions: set[LiveSession] = set()
+        self.open_connections = 0  # counted before a session exists, so the limit holds
+
+    async def load(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.assistant = await asyncio.to_thread(self.load_assistant)
+        except Exception as error:  # reported by /readyz and to every client that connects
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("loading the models failed")
+            return
+        log.info("models ready in %.1f s", time.perf_counter() - start)
+
+
+class _RequireKey:
+    """ASGI middleware: every HTTP route and WebSocket answers 401 without the API key."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        if is_authorized(headers, self.api_key):
+            await self.app(scope, receive, send)
+            return
+        denial = JSONResponse(
+            {"error": {"type": "invalid_request_error", "code": "invalid_api_key",
+                       "message": "this server needs an API key: Authorization: Bearer KEY"}},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="omnitalk", charset="UTF-8"'},
+        )
+        if scope["type"] == "http":
+            await denial(scope, receive, send)
+        elif "websocket.http.response" in scope.get("extensions", {}):
+            await WebSocket(scope, receive, send).send_denial_response(denial)
+        else:
+            await WebSocket(scope, receive, send).close(CLOSE_POLICY, "API key required")
+
+
+def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) -> FastAPI:
+    server = _Server(config, load_assistant)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loading = asyncio.create_task(server.load())
+        yield
+        loading.cancel()
+        await asyncio.gather(*(live.close() for live in list(server.sessions)))
+
+    app = FastAPI(title="omnitalk", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.server = server
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        body = {"sessions": server.open_connections, "max_sessions": config.max_sessions}
+        if server.assistant is not None:
+            return JSONResponse({"status": "ready", **body})
+        if server.load_error is not None:
+            return JSONResponse({"status": "failed", "error": server.load_error, **body}, 503)
+        return JSONResponse({"status": "loading", **body}, 503)
+
+    @app.websocket("/v1/realtime")
+    async def realtime(websocket: WebSocket) -> None:
+        beta = websocket.headers.get("openai-beta", "").replace(" ", "") == "realtime=v1"
+
+        async def reject(code: str, message: str, send_json) -> None:
+            await send_json({"type": "error", "event_id": "event_reject", "error": {
+                "type": "server_error", "code": code, "message": message, "param": None,
+                "event_id": None}})
+
+        def protocol(live: LiveSession, send_json, send_bytes) -> RealtimeProtocol:
+            instructions = server.assistant.config.cascade.system_prompt
+            return RealtimeProtocol(live, send_json, RealtimeSettings(instructions=instructions),
+                                    beta=beta, max_message_bytes=config.max_message_bytes)
+
+        await _converse(server, websocket, protocol, reject)
+
+    @app.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        async def reject(code: str, message: str, send_json) -> None:
+            await send_json({"type": "error", "turn": 0, "audio_time": 0.0, "code": code,
+                             "message": message})
+
+        rates = {}
+        for name, default in (("input_rate", 16000), ("output_rate", None)):
+            value = websocket.query_params.get(name)
+            try:
+                rates[name] = int(value) if value is not None else default
+            except ValueError:
+                rates[name] = -1
+        rates["output_rate"] = rates["output_rate"] or rates["input_rate"]
+        bad = [name for name, rate in rates.items() if not 8000 <= rate <= 48000]
+
+        def protocol(live: LiveSession, send_json, send_bytes) -> StreamProtocol:
+            return StreamProtocol(live, send_json, send_bytes, rates["input_rate"],
+                                  rates["output_rate"], config.max_message_bytes)
+
+        if bad:
+            await _refuse(websocket, reject, "invalid_sample_rate",
+                          f"{' and '.join(bad)} must be an integer from 8000 to 48000")
+            return
+        await _converse(server, websocket, protocol, reject)
+
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return _RequireKey(app, config.api_key)  # type: ignore[return-value]
+
+
+def _accept_subprotocol(websocket: WebSocket) -> str | None:
+    """Browsers fail the handshake unless one offered subprotocol is chosen; never echo a key."""
+    offered = [p for p in offered_subprotocols(dict(websocket.headers))
+               if not p.startswith(KEY_SUBPROTOCOL)]
+    return offered[0] if offered else None
+
+
+async def _refuse(websocket: WebSocket, reject, code: str, message: str) -> None:
+    await websocket.accept(subprotocol=_accept_subprotocol(websocket))
+
+    async def send_json(payload: dict) -> None:
+        await websocket.send_text(json.dumps(payload))
+
+    await reject(code, message, send_json)
+    await websocket.close(CLOSE_TRY_LATER if code != "invalid_sample_rate" else CLOSE_POLICY,
+                          message[:120])
+
+
+async def _converse(server: _Server, websocket: WebSocket, make_protocol, reject) -> None:
+    config = server.config
+    if server.assistant is None:
+        reason = server.load_error or "the models are still loading; retry shortly"
+        await _refuse(websocket, reject, "not_ready", reason)
+        return
+    if server.open_connections >= config.max_sessions:
+        await _refuse(websocket, reject, "session_limit_reached",
+                      f"the server is at its limit of {config.max_sessions} sessions")
+        return
+    server.open_connections += 1
+    try:
+        await websocket.accept(subprotocol=_accept_subprotocol(websocket))
+        await _run_session(server, websocket, make_protocol)
+    finally:
+        server.open_connections -= 1
+
+
+async def _run_session(server: _Server, websocket: WebSocket, make_protocol) -> None:
+    config = server.config
+    loop = asyncio.get_running_loop()
+    sending = asyncio.Lock()
+
+    async def send_json(payload: dict) -> None:
+        async with sending:
+            await websocket.send_text(json.dumps(payload))
+
+    async def send_bytes(payload: bytes) -> None:
+        async with sending:
+            await websocket.send_bytes(payload)
+
+    live = await asyncio.to_thread(
+        LiveSession, server.assistant.new_session, loop, None
+    )
+    server.sessions.add(live)
+    if config.record_dir is not None:
+        live.recorder = SessionRecorder(config.record_dir / live.id, live.session.sample_rate)
+    log.info("session %s opened (%s, %d live)", live.id, websocket.url.path, len(server.sessions))
+    protocol = make_protocol(live, send_json, send_bytes)
+    pump = asyncio.create_task(_pump_events(live, protocol, config.max_queued_events))
+    try:
+        await protocol.start()
+        await _receive_loop(websocket, protocol, pump)
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("session %s failed", live.id)
+        if websocket.client_state is WebSocketState.CONNECTED:
+            await websocket.close(CLOSE_SERVER_ERROR, "internal error")
+    finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        await live.close()
+        server.sessions.discard(live)
+        log.info("session %s closed (%d live)", live.id, len(server.sessions))
+    if pump.done() and not pump.cancelled() and isinstance(pump.exception(), _SlowClient):
+        log.warning("session %s: client stopped reading; disconnected", live.id)
+
+
+class _SlowClient(Exception):
+    pass
+
+
+async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task) -> None:
+    while not pump.done():
+        receiving = asyncio.ensure_future(websocket.receive())
+        await asyncio.wait({receiving, pump}, return_when=asyncio.FIRST_COMPLETED)
+        if not receiving.done():  # the pump stopped: the client is gone or too slow
+            receiving.cancel()
+            if isinstance(pump.exception(), _SlowClient):
+                await websocket.close(CLOSE_POLICY, "client too slow: events not read")
+            return
+        message = receiving.result()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("bytes") is not None:
+            await protocol.handle_binary(message["bytes"])
+        elif message.get("text") is not None:
+            await protocol.handle_text(message["text"])
+
+
+async def _pump_events(live: LiveSession, protocol, max_queued: int) -> None:
+    handle: Callable[..., Awaitable[None]] = protocol.handle_event
+    while True:
+        event = await live.events.get()
+        if live.events.qsize() > max_queued:
+            raise _SlowClient
+        await handle(event)

@@ -1,0 +1,395 @@
+// omnitalk in the browser: microphone -> /v1/stream -> speaker, with a live transcript.
+// The wire protocol is docs/protocol.md, "The raw binary profile: /v1/stream".
+
+const CAPTURE_CHUNK_SECONDS = 0.02;
+const PREBUFFER_SECONDS = 0.08;
+
+const STATE_LABELS = {
+  idle: "press Start",
+  connecting: "connecting…",
+  listening: "listening",
+  "user-speaking": "you are speaking",
+  thinking: "thinking…",
+  speaking: "speaking",
+  error: "error",
+};
+
+// What a close code means for the person in front of the page.
+const CLOSE_EXPLANATIONS = {
+  1001: "the server is going away (restarting or shutting down)",
+  1006: "the connection failed or was cut: is the server running, and is the API key right?",
+  1008: "the server needs a valid API key: reload the page and give the key as the password",
+  1009: "a message was too large for the server",
+  1011: "the server hit an internal error",
+  1013: "the server is busy or not ready (session limit reached or models still loading); " +
+    "try again shortly",
+};
+
+// Server errors after which the reply being waited for will not come.
+const TURN_ENDING_ERRORS = new Set(["asr_error", "llm_error", "tts_error"]);
+
+const ui = {
+  body: document.body,
+  button: document.getElementById("start-stop"),
+  state: document.getElementById("state"),
+  notice: document.getElementById("notice"),
+  error: document.getElementById("error"),
+  transcript: document.getElementById("transcript"),
+};
+
+// Test and debugging hook, updated live; reset by each Start.
+const stats = { playedSamples: 0, receivedAudioBytes: 0, underruns: 0, turns: [] };
+window.omnitalkStats = stats;
+
+let conversation = null; // the running Conversation, or null
+
+function showState(state) {
+  ui.body.dataset.state = state;
+  ui.state.textContent = STATE_LABELS[state];
+}
+
+function showError(message) {
+  ui.error.textContent = message;
+  ui.error.hidden = !message;
+}
+
+function microphoneBlockedMessage() {
+  if (window.isSecureContext && navigator.mediaDevices?.getUserMedia) return null;
+  const port = location.port || (location.protocol === "https:" ? "443" : "80");
+  return [
+    `This page cannot use the microphone: it was opened as ${location.origin}, and browsers ` +
+      "only allow the microphone on https:// pages or on http://localhost and " +
+      "http://127.0.0.1.",
+    "To fix it, do one of:",
+    `• open http://localhost:${port}/ on the machine that runs omnitalk serve;`,
+    `• from another machine, tunnel the port over SSH: ssh -L ${port}:localhost:${port} ` +
+      `user@server, then open http://localhost:${port}/;`,
+    "• put the server behind HTTPS (a reverse proxy with a certificate).",
+  ].join("\n");
+}
+
+function microphoneErrorMessage(error) {
+  switch (error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Microphone permission was denied. Allow the microphone for this site (the icon " +
+        "at the left of the address bar, or the browser's site settings) and press Start again.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No microphone was found. Connect one (or enable it in the system's sound " +
+        "settings) and press Start again.";
+    case "NotReadableError":
+      return "The microphone could not be opened: another application may be using it.";
+    default:
+      return `The microphone could not be started: ${error.name}: ${error.message}`;
+  }
+}
+
+// The conversation log: one user bubble and one assistant bubble per turn, plus the record of
+// that turn in stats.turns.
+class TranscriptView {
+  constructor() {
+    this.turns = new Map(); // turn number -> { record, userBubble, assistantBubble }
+  }
+
+  turn(number) {
+    if (!this.turns.has(number)) {
+      const record = {
+        turn: number, userText: "", replyText: "", interrupted: false, playedText: null,
+        serverToFirstAudioMs: null, clientToFirstAudioMs: null,
+      };
+      stats.turns.push(record);
+      this.turns.set(number, { record });
+    }
+    return this.turns.get(number);
+  }
+
+  bubble(number, side) {
+    const entry = this.turn(number);
+    const key = `${side}Bubble`;
+    if (!entry[key]) {
+      const bubble = document.createElement("div");
+      bubble.className = `bubble ${side}`;
+      bubble.dataset.turn = number;
+      const text = document.createElement("span");
+      text.className = "text";
+      bubble.append(text);
+      // Users speak before the assistant answers; keep that order even if events interleave.
+      const reply = side === "user" ? entry.assistantBubble : null;
+      ui.transcript.insertBefore(bubble, reply ?? null);
+      entry[key] = bubble;
+    }
+    return entry[key];
+  }
+
+  userText(number, text, final) {
+    const bubble = this.bubble(number, "user");
+    bubble.classList.toggle("partial", !final);
+    bubble.querySelector(".text").textContent = text;
+    this.turn(number).record.userText = text;
+  }
+
+  replyText(number, text) {
+    this.bubble(number, "assistant").querySelector(".text").textContent = text;
+    this.turn(number).record.replyText = text;
+  }
+
+  appendReplyClause(number, clause) {
+    const current = this.turn(number).record.replyText;
+    this.replyText(number, current ? `${current} ${clause.trim()}` : clause.trim());
+  }
+
+  replyInterrupted(number, playedText) {
+    const { record } = this.turn(number);
+    record.interrupted = true;
+    record.playedText = playedText;
+    this.bubble(number, "assistant").classList.add("interrupted");
+    this.replyText(number, playedText || "…");
+  }
+
+  latency(number, field, milliseconds) {
+    const { record } = this.turn(number);
+    record[field] = Math.round(milliseconds);
+    const parts = [];
+    if (record.serverToFirstAudioMs !== null) {
+      parts.push(`first audio ${record.serverToFirstAudioMs} ms after you stopped (server)`);
+    }
+    if (record.clientToFirstAudioMs !== null) {
+      parts.push(`${record.clientToFirstAudioMs} ms until it played here`);
+    }
+    const bubble = this.bubble(number, "assistant");
+    let line = bubble.querySelector(".latency");
+    if (!line) {
+      line = document.createElement("small");
+      line.className = "latency";
+      bubble.append(line);
+    }
+    line.textContent = parts.join(" · ");
+  }
+}
+
+class Conversation {
+  constructor() {
+    this.view = new TranscriptView();
+    this.ready = false;
+    this.userSpeaking = false;
+    this.awaitingReply = false;
+    this.playing = false;
+    this.failed = false;
+    this.stopped = false;
+    this.speechStoppedAt = null; // performance.now() of the last speech_stopped
+    this.replyTurn = null; // the turn whose reply audio is arriving
+  }
+
+  get state() {
+    if (this.failed) return "error";
+    if (!this.ready) return "connecting";
+    if (this.userSpeaking) return "user-speaking";
+    if (this.playing) return "speaking";
+    if (this.awaitingReply) return "thinking";
+    return "listening";
+  }
+
+  render() {
+    showState(this.state);
+  }
+
+  async start() {
+    this.render();
+    // Created inside the click handler so the browser lets it play; its rate is whatever the
+    // device runs at, and both directions of audio use that rate.
+    this.context = new AudioContext();
+    try {
+      this.microphone = await navigator.mediaDevices.getUserMedia({
+        audio: {
+          echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1,
+        },
+      });
+    } catch (error) {
+      this.fail(microphoneErrorMessage(error));
+      return;
+    }
+    if (this.stopped) return this.release();
+    const rate = this.context.sampleRate;
+    await Promise.all([
+      this.context.audioWorklet.addModule("capture-worklet.js"),
+      this.context.audioWorklet.addModule("playback-worklet.js"),
+    ]);
+    if (this.stopped) return this.release();
+
+    this.playback = new AudioWorkletNode(this.context, "playback", {
+      numberOfInputs: 0,
+      outputChannelCount: [1],
+      processorOptions: { prebufferFrames: Math.round(rate * PREBUFFER_SECONDS) },
+    });
+    this.playback.port.onmessage = ({ data }) => this.onPlayback(data);
+    this.playback.connect(this.context.destination);
+
+    // No outputs: the browser still runs it, and nothing of the microphone reaches the speaker.
+    this.capture = new AudioWorkletNode(this.context, "capture", {
+      numberOfOutputs: 0,
+      channelCount: 1,
+      channelCountMode: "explicit",
+      processorOptions: { chunkFrames: Math.round(rate * CAPTURE_CHUNK_SECONDS) },
+    });
+    this.capture.port.onmessage = ({ data }) => this.sendAudio(data);
+    this.context.createMediaStreamSource(this.microphone).connect(this.capture);
+
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = `input_rate=${rate}&output_rate=${rate}`;
+    this.socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${query}`);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.onmessage = ({ data }) => {
+      if (typeof data === "string") this.onEvent(JSON.parse(data));
+      else this.onReplyAudio(data);
+    };
+    this.socket.onclose = (event) => this.onClose(event);
+  }
+
+  stop() {
+    this.stopped = true;
+    this.release();
+    showState("idle");
+  }
+
+  fail(message) {
+    this.failed = true;
+    showError(message);
+    this.release();
+    this.render();
+  }
+
+  release() {
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close(1000, "stopped");
+    }
+    this.microphone?.getTracks().forEach((track) => track.stop());
+    if (this.context && this.context.state !== "closed") this.context.close();
+    if (conversation === this) conversation = null;
+    ui.button.textContent = "Start";
+  }
+
+  sendAudio(samples) {
+    // Microphone audio captured before `ready` is dropped: the server is not listening yet.
+    if (!this.ready || this.socket.readyState !== WebSocket.OPEN) return;
+    const pcm = new Int16Array(samples.length);
+    for (let i = 0; i < samples.length; i++) {
+      const sample = Math.max(-1, Math.min(1, samples[i]));
+      pcm[i] = sample < 0 ? sample * 0x8000 : sample * 0x7fff;
+    }
+    this.socket.send(pcm.buffer);
+  }
+
+  onReplyAudio(buffer) {
+    stats.receivedAudioBytes += buffer.byteLength;
+    // Whole samples only; the server never splits one, so a stray odd byte is just dropped.
+    const pcm = buffer.byteLength % 2 ? buffer.slice(0, buffer.byteLength - 1) : buffer;
+    this.playback.port.postMessage({ type: "audio", pcm }, [pcm]);
+  }
+
+  clearPlayback() {
+    this.playback.port.postMessage({ type: "clear" });
+  }
+
+  onPlayback({ type, playedSamples }) {
+    stats.playedSamples = playedSamples;
+    if (type === "underrun") stats.underruns += 1;
+    if (type === "started") {
+      this.playing = true;
+      if (this.speechStoppedAt !== null && this.replyTurn !== null) {
+        this.view.latency(this.replyTurn, "clientToFirstAudioMs",
+          performance.now() - this.speechStoppedAt);
+        this.speechStoppedAt = null;
+      }
+    } else if (type === "stopped") {
+      this.playing = false;
+    }
+    this.render();
+  }
+
+  onEvent(event) {
+    switch (event.type) {
+      case "ready":
+        this.ready = true;
+        break;
+      case "speech_started":
+        this.clearPlayback(); // barge-in: stop talking over the user at once
+        this.userSpeaking = true;
+        this.awaitingReply = false;
+        this.speechStoppedAt = null;
+        break;
+      case "speech_stopped":
+        this.userSpeaking = false;
+        this.awaitingReply = true;
+        this.speechStoppedAt = performance.now();
+        this.replyTurn = event.turn;
+        break;
+      case "transcript_partial":
+        this.view.userText(event.turn, event.text, false);
+        break;
+      case "transcript_final":
+        this.view.userText(event.turn, event.text, true);
+        break;
+      case "reply_started":
+        this.awaitingReply = true;
+        this.replyTurn = event.turn;
+        this.view.bubble(event.turn, "assistant");
+        break;
+      case "reply_text":
+        this.view.appendReplyClause(event.turn, event.text);
+        break;
+      case "reply_done":
+        this.awaitingReply = false;
+        this.playback.port.postMessage({ type: "reply-complete" });
+        this.view.replyText(event.turn, event.text);
+        if (event.timings?.to_first_audio != null) {
+          this.view.latency(event.turn, "serverToFirstAudioMs", event.timings.to_first_audio);
+        }
+        break;
+      case "reply_cancelled":
+        this.awaitingReply = false;
+        this.clearPlayback();
+        this.view.replyInterrupted(event.turn, event.played_text);
+        break;
+      case "error":
+        // The session stays usable: report it and carry on.
+        if (TURN_ENDING_ERRORS.has(event.code)) this.awaitingReply = false;
+        showError(`Server error (${event.code}): ${event.message}`);
+        break;
+    }
+    this.render();
+  }
+
+  onClose({ code, reason }) {
+    this.socket = null;
+    const explanation = CLOSE_EXPLANATIONS[code] ?? "the server closed the connection";
+    const detail = reason ? `${code}, "${reason}"` : `${code}`;
+    const what = this.ready ? "The connection to the server closed" : "Could not connect";
+    this.fail(`${what} (code ${detail}): ${explanation}.`);
+  }
+}
+
+async function start() {
+  showError("");
+  Object.assign(stats, { playedSamples: 0, receivedAudioBytes: 0, underruns: 0, turns: [] });
+  ui.transcript.replaceChildren();
+  ui.button.textContent = "Stop";
+  const starting = new Conversation();
+  conversation = starting;
+  try {
+    await starting.start();
+  } catch (error) {
+    if (!starting.stopped) starting.fail(`Could not start: ${error.message}`);
+  }
+}
+
+const blocked = microphoneBlockedMessage();
+if (blocked) {
+  ui.notice.textContent = blocked;
+  ui.notice.hidden = false;
+  ui.button.disabled = true;
+  showState("error");
+} else {
+  ui.button.addEventListener("click", () => (conversation ? conversation.stop() : start()));
+}
