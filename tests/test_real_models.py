@@ -24,8 +24,8 @@ pytestmark = pytest.mark.real_models
 
 
 @pytest.fixture(scope="module")
-def assistant() -> Assistant:
-    return Assistant.load()
+def assistant(real_assistant) -> Assistant:
+    return real_assistant
 
 
 def wer(reference: str, hypothesis: str) -> float:
