@@ -250,3 +250,86 @@ def test_a_hung_reply_times_out_instead_of_hanging_the_caller():
     [result] = run_turns(session, feeder, [tone(1.0)], max_reply_seconds=1.0)
     assert any("timeout" in error for error in result.errors)
     session.close()
+
+
+# ------------------------------------------------------------ turns the client decides itself
+
+
+def test_a_text_turn_is_answered_with_its_own_instructions_and_kept_in_history():
+    llm = ScriptedLLM(REPLY)
+    session, feeder = make_session(llm=llm)
+    session.instructions = "Speak like a pirate."
+    turn = session.respond_to_text("what is two plus two", instructions="Answer in French.")
+    [done] = wait_for(feeder, ev.ReplyDone)
+    assert done.turn == turn == 1 and done.text == REPLY
+    assert llm.prompts[0][0].content == "Answer in French."
+    assert llm.prompts[0][-1].content == "what is two plus two"
+    # The next text turn counts the finished reply as heard and uses the session's instructions.
+    session.respond_to_text("and three plus three")
+    wait_for(feeder, ev.ReplyDone, timeout=5.0)
+    deadline = time.monotonic() + 5
+    while len(llm.prompts) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert llm.prompts[1][0].content == "Speak like a pirate."
+    assert [m.content for m in llm.prompts[1][1:]] == [
+        "what is two plus two", REPLY, "and three plus three",
+    ]
+    session.close()
+
+
+def test_a_text_turn_while_a_reply_is_generated_is_refused():
+    from omnitalk.agent.session import ReplyInProgress
+
+    session, feeder = make_session(llm=ScriptedLLM(REPLY, delay_s=0.05))
+    session.respond_to_text("first")
+    with pytest.raises(ReplyInProgress):
+        session.respond_to_text("second")
+    session.cancel_reply()
+    [cancelled] = wait_for(feeder, ev.ReplyCancelled)
+    assert cancelled.reason == "cancelled"
+    session.respond_to_text("second")  # after the cancel a new reply is accepted
+    session.close()
+
+
+def test_transcribe_turn_reports_the_transcript_without_answering():
+    session, feeder = make_session(asr=ScriptedASR("turn on the lights"))
+    turn, text = session.transcribe_turn(tone(1.0))
+    assert text.result(timeout=5) == "turn on the lights"
+    [final] = wait_for(feeder, ev.TranscriptFinal)
+    assert (final.turn, final.text) == (turn, "turn on the lights")
+    time.sleep(0.1)
+    assert not any(isinstance(e, ev.ReplyStarted) for e in feeder.snapshot())
+    session.close()
+
+
+def test_end_turn_ends_the_users_turn_without_waiting_for_silence():
+    session, feeder = make_session(silence_ms=5000)
+    assert not session.end_turn()  # nothing to end yet
+    session.feed(tone(1.0))
+    assert session.end_turn()
+    wait_for(feeder, ev.ReplyDone)
+    names = kinds(feeder.snapshot())
+    assert names.index("SpeechStopped") < names.index("TranscriptFinal")
+    session.close()
+
+
+def test_clear_input_drops_the_turn_in_progress():
+    asr = ScriptedASR()
+    session, feeder = make_session(asr=asr, silence_ms=300)
+    session.feed(tone(1.0))
+    session.clear_input()
+    session.feed(silence(1.0))
+    assert not any(isinstance(e, ev.SpeechStopped) for e in feeder.snapshot())
+    assert not session.user_active
+    session.close()
+
+
+def test_reconfigure_changes_the_silence_that_ends_a_turn():
+    session, feeder = make_session(silence_ms=2000)
+    config = SessionConfig()
+    config.turn.silence_ms = 300
+    session.reconfigure(config)
+    session.feed(tone(1.0))
+    session.feed(silence(0.4))
+    assert any(isinstance(e, ev.SpeechStopped) for e in feeder.snapshot())
+    session.close()
