@@ -203,11 +203,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         fixtures = args.fixtures if args.fixtures.is_dir() else None
         latency.run(_load_assistant(args), fixtures, realtime=not args.fast,
-                    rounds=args.rounds, plot=args.plot)
+                    rounds=1 if args.rounds is None else args.rounds, plot=args.plot)
     elif args.what == "llm":
         from omnitalk.bench import llm
 
         llm.run(_config_from(args), repeats=args.repeats)
+    elif args.what == "serve":
+        from omnitalk.bench import serve
+
+        try:
+            sessions = [int(n) for n in args.sessions.split(",")]
+        except ValueError:
+            sessions = []
+        rounds = 2 if args.rounds is None else args.rounds
+        if not sessions or min(sessions) < 1 or rounds < 1:
+            print("omnitalk bench: --sessions wants counts like 1,2,4,8 and --rounds >= 1",
+                  file=sys.stderr)
+            return 2
+        serve.run(_load_assistant(args), sessions, rounds=rounds)
     return 0
 
 
@@ -253,12 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     models = verbs.add_parser("models", help="list the packaged models and where their files are")
     models.set_defaults(run=cmd_models)
 
-    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed")
-    bench.add_argument("what", choices=["latency", "asr", "llm"])
+    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed, serving")
+    bench.add_argument("what", choices=["latency", "asr", "llm", "serve"])
     bench.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
                        help="folder with audio files and transcripts.tsv")
     bench.add_argument("--fast", action="store_true", help="latency: do not play in real time")
-    bench.add_argument("--rounds", type=int, default=1, help="latency: passes over the inputs")
+    bench.add_argument("--rounds", type=int,
+                       help="latency: passes over the inputs (default 1); serve: questions per "
+                       "session (default 2)")
+    bench.add_argument("--sessions", default="1,2,4,8",
+                       help="serve: concurrent session counts to measure (default 1,2,4,8)")
     bench.add_argument("--repeats", type=int, default=3, help="asr/llm: runs per item")
     bench.add_argument("--plot", type=Path, help="latency: write a PNG chart here")
     _engine_flags(bench)

@@ -1,0 +1,148 @@
+"""`omnitalk bench serve`: voice-to-voice latency of the real server under concurrent sessions.
+
+The real server runs in-process; N clients talk to /v1/stream at once like microphones (32 ms
+PCM16 chunks in real time, silence included). Client latency counts from the moment the last
+speech sample of a question was sent to the first reply audio byte received, so it includes the
+server's turn-end silence (~500 ms) by design; the server's own `to_first_audio` is shown beside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+from rich.progress import Progress
+from rich.table import Table
+from websockets.asyncio.client import connect
+
+from omnitalk.assistant import Assistant
+from omnitalk.audio.pcm import float_to_pcm16
+from omnitalk.bench.questions import QUESTIONS, speak
+from omnitalk.bench.report import print_report
+from omnitalk.server.app import ServerConfig
+from omnitalk.server.background import free_port, serve_in_background, wait_until
+
+RATE, CHUNK_S, LEAD_IN_S, TURN_TIMEOUT_S = 16000, 0.032, 0.5, 60.0
+CHUNK = int(RATE * CHUNK_S) * 2  # bytes of PCM16 per 32 ms chunk
+SILENCE = bytes(CHUNK)
+
+
+def wait_until_idle(base: str) -> None:
+    """Until /readyz says ready with no open session (the last run's sockets are closed)."""
+    wait_until(base, lambda r: r.status_code == 200 and r.json()["sessions"] == 0, timeout_s=60)
+
+
+def question_pcm(assistant: Assistant, text: str) -> bytes:
+    """The spoken question as PCM16 at 16 kHz, trimmed to its first and last speech sample."""
+    audio = speak(assistant.responder.tts, text, RATE, lead_in_s=0.0)
+    loud = np.flatnonzero(np.abs(audio) > 0.02 * np.abs(audio).max())
+    return float_to_pcm16(audio[loud[0]:loud[-1] + 1])
+
+
+async def client(url: str, questions: list[bytes], results: list[dict], progress) -> None:
+    """One microphone: each question after 0.5 s of silence, then silence until the reply ends."""
+    turn: dict = {}
+    done = asyncio.Event()
+
+    async def receive(ws) -> None:
+        async for message in ws:
+            if "speech_sent" not in turn or done.is_set():
+                continue  # only what follows the end of this question belongs to its reply
+            if isinstance(message, bytes):
+                turn.setdefault("first_audio", time.perf_counter())
+                continue
+            event = json.loads(message)
+            if event["type"] in ("reply_done", "reply_cancelled", "error"):
+                turn["ok"] = event["type"] == "reply_done"
+                if not turn["ok"]:
+                    turn["error"] = f"{event['type']}: {event.get('reason') or event.get('code')}"
+                turn["server_ms"] = (event.get("timings") or {}).get("to_first_audio")
+                done.set()
+
+    finished, receiving = 0, None
+    try:
+        async with connect(f"{url.replace('http', 'ws', 1)}/v1/stream?input_rate={RATE}",
+                           max_size=None, compression=None, ping_interval=None,
+                           open_timeout=30) as ws:
+            ready = json.loads(await ws.recv())
+            if ready["type"] != "ready":
+                raise ConnectionError(ready.get("message", ready["type"]))
+            receiving = asyncio.create_task(receive(ws))
+            clock, chunks = time.perf_counter(), 0
+
+            async def send(chunk: bytes) -> None:
+                nonlocal chunks
+                chunks += 1  # paced on an absolute schedule: a late chunk is sent at once
+                await asyncio.sleep(max(0.0, clock + chunks * CHUNK_S - time.perf_counter()))
+                if receiving.done():  # the connection is gone: say why
+                    receiving.result()
+                    raise ConnectionError("the server closed the connection")
+                await ws.send(chunk)
+
+            for pcm in questions:
+                turn.clear()
+                done.clear()
+                audio = bytes(int(LEAD_IN_S * RATE) * 2) + pcm
+                for start in range(0, len(audio), CHUNK):
+                    await send(audio[start:start + CHUNK].ljust(CHUNK, b"\0"))
+                turn["speech_sent"] = time.perf_counter()
+                deadline = turn["speech_sent"] + TURN_TIMEOUT_S
+                while not done.is_set() and time.perf_counter() < deadline:
+                    await send(SILENCE)
+                ok = turn.get("ok", False) and "first_audio" in turn
+                error = turn.get("error") or ("turn timed out" if not done.is_set() else
+                                              None if ok else "reply_done without audio")
+                results.append({"ok": ok, "server_ms": turn.get("server_ms"), "error": error,
+                                "client_ms": (turn["first_audio"] - turn["speech_sent"]) * 1000
+                                if ok else None})
+                finished += 1
+                progress()
+    except Exception as error:  # the remaining turns of this client count as failed
+        for _ in range(len(questions) - finished):
+            results.append({"ok": False, "error": f"{type(error).__name__}: {error}"})
+            progress()
+    finally:
+        if receiving is not None:
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+
+
+async def run_sessions(url: str, per_client: list[list[bytes]], progress) -> list[dict]:
+    results: list[dict] = []
+    await asyncio.gather(*(client(url, questions, results, progress) for questions in per_client))
+    return results
+
+
+def run(assistant: Assistant, sessions: list[int], rounds: int = 2) -> dict[int, list[dict]]:
+    spoken = [question_pcm(assistant, q) for q in QUESTIONS]
+    outcomes: dict[int, list[dict]] = {}
+    config = ServerConfig(port=free_port(), max_sessions=max(sessions))
+    with serve_in_background(config, lambda: assistant) as url, Progress(transient=True) as bar:
+        task = bar.add_task("turns", total=sum(sessions) * rounds)
+        for count in sessions:
+            bar.update(task, description=f"{count} session(s) talking")
+            wait_until_idle(url)  # the previous round's sessions have all closed
+            per_client = [[spoken[(c * rounds + r) % len(spoken)] for r in range(rounds)]
+                          for c in range(count)]
+            outcomes[count] = asyncio.run(run_sessions(
+                url, per_client, lambda: bar.advance(task)))
+    table = Table(title="omnitalk serve: concurrent /v1/stream sessions, real time, 16 kHz; "
+                  "client ms = last speech sample sent -> first reply audio (includes ~500 ms "
+                  "turn-end silence)")
+    for name in ("sessions", "turns ok", "client median ms", "client p90 ms", "client max ms",
+                 "server to_first_audio median ms"):
+        table.add_column(name, justify="right")
+    for count, results in outcomes.items():
+        client_ms = [r["client_ms"] for r in results if r["ok"]]
+        server_ms = [r["server_ms"] for r in results if r["ok"] and r["server_ms"] is not None]
+        stats = [f"{f(client_ms):.0f}" if client_ms else "-" for f in
+                 (np.median, lambda v: np.percentile(v, 90), np.max)]
+        table.add_row(str(count), f"{len(client_ms)}/{len(results)}", *stats,
+                      f"{np.median(server_ms):.0f}" if server_ms else "-")
+    errors = {r["error"] for rs in outcomes.values() for r in rs if r.get("error")}
+    if errors:
+        table.caption = "errors: " + "; ".join(sorted(errors))
+    print_report(table)
+    return outcomes
