@@ -10,14 +10,14 @@ import jiwer
 import numpy as np
 import pytest
 import websockets
-from conftest import FIXTURES
 from openai import AsyncOpenAI
-from serving import running_server
 
+from conftest import FIXTURES
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import resample
 from omnitalk.bench.asr import normalize_for_wer
+from serving import running_server
 
 pytestmark = pytest.mark.real_models
 

@@ -3,6 +3,11 @@
 
 const CAPTURE_CHUNK_SECONDS = 0.02;
 const PREBUFFER_SECONDS = 0.08;
+// The sample rates /v1/stream accepts; a context outside them is asked for the highest one.
+const MIN_SERVER_RATE = 8000;
+const MAX_SERVER_RATE = 48000;
+// Microphone audio held while the server gets ready, so words said meanwhile are not lost.
+const MAX_HELD_CHUNKS = Math.round(10 / CAPTURE_CHUNK_SECONDS);
 
 const STATE_LABELS = {
   idle: "press Start",
@@ -17,10 +22,13 @@ const STATE_LABELS = {
 // What a close code means for the person in front of the page.
 const CLOSE_EXPLANATIONS = {
   1001: "the server is going away (restarting or shutting down)",
-  1006: "the connection failed or was cut: is the server running, and is the API key right?",
-  1008: "the server needs a valid API key: reload the page and give the key as the password",
+  1006: "the connection failed or was cut (check that the server is running and the API key " +
+    "is right)",
+  1008: "the server refused this client, usually for a missing or wrong API key (reload the " +
+    "page and give the key as the password)",
   1009: "a message was too large for the server",
   1011: "the server hit an internal error",
+  1012: "the server is restarting; press Start again in a moment",
   1013: "the server is busy or not ready (session limit reached or models still loading); " +
     "try again shortly",
 };
@@ -56,12 +64,15 @@ function showError(message) {
 function microphoneBlockedMessage() {
   if (window.isSecureContext && navigator.mediaDevices?.getUserMedia) return null;
   const port = location.port || (location.protocol === "https:" ? "443" : "80");
+  const why = window.isSecureContext
+    ? "This browser gives the page no microphone access (navigator.mediaDevices is missing)."
+    : `This page cannot use the microphone: it was opened as ${location.origin}.`;
   return [
-    `This page cannot use the microphone: it was opened as ${location.origin}, and browsers ` +
-      "only allow the microphone on https:// pages or on http://localhost and " +
+    `${why} Browsers only allow the microphone on https:// pages or on http://localhost and ` +
       "http://127.0.0.1.",
     "To fix it, do one of:",
-    `• open http://localhost:${port}/ on the machine that runs omnitalk serve;`,
+    `• open http://localhost:${port}/ in a current browser on the machine that runs ` +
+      "omnitalk serve;",
     `• from another machine, tunnel the port over SSH: ssh -L ${port}:localhost:${port} ` +
       `user@server, then open http://localhost:${port}/;`,
     "• put the server behind HTTPS (a reverse proxy with a certificate).",
@@ -152,10 +163,10 @@ class TranscriptView {
     record[field] = Math.round(milliseconds);
     const parts = [];
     if (record.serverToFirstAudioMs !== null) {
-      parts.push(`first audio ${record.serverToFirstAudioMs} ms after you stopped (server)`);
+      parts.push(`first audio ${record.serverToFirstAudioMs} ms after you stopped speaking`);
     }
     if (record.clientToFirstAudioMs !== null) {
-      parts.push(`${record.clientToFirstAudioMs} ms until it played here`);
+      parts.push(`played here ${record.clientToFirstAudioMs} ms after the turn ended`);
     }
     const bubble = this.bubble(number, "assistant");
     let line = bubble.querySelector(".latency");
@@ -175,14 +186,13 @@ class Conversation {
     this.userSpeaking = false;
     this.awaitingReply = false;
     this.playing = false;
-    this.failed = false;
-    this.stopped = false;
+    this.released = false; // stopped or failed: its late callbacks must not touch the page
     this.speechStoppedAt = null; // performance.now() of the last speech_stopped
     this.replyTurn = null; // the turn whose reply audio is arriving
+    this.heldAudio = []; // PCM16 chunks captured before `ready`
   }
 
   get state() {
-    if (this.failed) return "error";
     if (!this.ready) return "connecting";
     if (this.userSpeaking) return "user-speaking";
     if (this.playing) return "speaking";
@@ -191,7 +201,7 @@ class Conversation {
   }
 
   render() {
-    showState(this.state);
+    if (!this.released) showState(this.state);
   }
 
   async start() {
@@ -199,6 +209,11 @@ class Conversation {
     // Created inside the click handler so the browser lets it play; its rate is whatever the
     // device runs at, and both directions of audio use that rate.
     this.context = new AudioContext();
+    const deviceRate = this.context.sampleRate;
+    if (deviceRate < MIN_SERVER_RATE || deviceRate > MAX_SERVER_RATE) {
+      this.context.close(); // e.g. a 96 kHz audio interface: let the browser resample instead
+      this.context = new AudioContext({ sampleRate: MAX_SERVER_RATE });
+    }
     try {
       this.microphone = await navigator.mediaDevices.getUserMedia({
         audio: {
@@ -209,13 +224,13 @@ class Conversation {
       this.fail(microphoneErrorMessage(error));
       return;
     }
-    if (this.stopped) return this.release();
+    if (this.released) return this.release(); // stopped meanwhile: let go of the microphone
     const rate = this.context.sampleRate;
     await Promise.all([
       this.context.audioWorklet.addModule("capture-worklet.js"),
       this.context.audioWorklet.addModule("playback-worklet.js"),
     ]);
-    if (this.stopped) return this.release();
+    if (this.released) return;
 
     this.playback = new AudioWorkletNode(this.context, "playback", {
       numberOfInputs: 0,
@@ -235,9 +250,10 @@ class Conversation {
     this.capture.port.onmessage = ({ data }) => this.sendAudio(data);
     this.context.createMediaStreamSource(this.microphone).connect(this.capture);
 
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = `input_rate=${rate}&output_rate=${rate}`;
-    this.socket = new WebSocket(`${scheme}://${location.host}/v1/stream?${query}`);
+    // Relative to the page, so the app also works behind a proxy that serves it under a prefix.
+    const url = new URL(`v1/stream?input_rate=${rate}&output_rate=${rate}`, location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new WebSocket(url);
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = ({ data }) => {
       if (typeof data === "string") this.onEvent(JSON.parse(data));
@@ -247,38 +263,43 @@ class Conversation {
   }
 
   stop() {
-    this.stopped = true;
     this.release();
     showState("idle");
   }
 
   fail(message) {
-    this.failed = true;
-    showError(message);
+    if (this.released) return; // stopped meanwhile: nobody is waiting for this any more
     this.release();
-    this.render();
+    showError(message);
+    showState("error");
   }
 
   release() {
+    this.released = true;
     if (this.socket) {
       this.socket.onclose = null;
       this.socket.close(1000, "stopped");
     }
     this.microphone?.getTracks().forEach((track) => track.stop());
     if (this.context && this.context.state !== "closed") this.context.close();
-    if (conversation === this) conversation = null;
-    ui.button.textContent = "Start";
+    if (conversation === this) {
+      conversation = null;
+      ui.button.textContent = "Start";
+    }
   }
 
   sendAudio(samples) {
-    // Microphone audio captured before `ready` is dropped: the server is not listening yet.
-    if (!this.ready || this.socket.readyState !== WebSocket.OPEN) return;
     const pcm = new Int16Array(samples.length);
     for (let i = 0; i < samples.length; i++) {
       const sample = Math.max(-1, Math.min(1, samples[i]));
       pcm[i] = sample < 0 ? sample * 0x8000 : sample * 0x7fff;
     }
-    this.socket.send(pcm.buffer);
+    if (this.ready) {
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(pcm.buffer);
+    } else {
+      this.heldAudio.push(pcm.buffer);
+      if (this.heldAudio.length > MAX_HELD_CHUNKS) this.heldAudio.shift();
+    }
   }
 
   onReplyAudio(buffer) {
@@ -293,6 +314,7 @@ class Conversation {
   }
 
   onPlayback({ type, playedSamples }) {
+    if (this.released) return;
     stats.playedSamples = playedSamples;
     if (type === "underrun") stats.underruns += 1;
     if (type === "started") {
@@ -312,6 +334,8 @@ class Conversation {
     switch (event.type) {
       case "ready":
         this.ready = true;
+        this.heldAudio.forEach((chunk) => this.socket.send(chunk));
+        this.heldAudio = [];
         break;
       case "speech_started":
         this.clearPlayback(); // barge-in: stop talking over the user at once
@@ -380,7 +404,7 @@ async function start() {
   try {
     await starting.start();
   } catch (error) {
-    if (!starting.stopped) starting.fail(`Could not start: ${error.message}`);
+    starting.fail(`Could not start: ${error.message}`);
   }
 }
 

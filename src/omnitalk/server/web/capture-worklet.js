@@ -3,7 +3,8 @@
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor({ processorOptions }) {
     super();
-    this.chunk = new Float32Array(processorOptions.chunkFrames);
+    this.chunkFrames = processorOptions.chunkFrames;
+    this.chunk = new Float32Array(this.chunkFrames);
     this.filled = 0;
   }
 
@@ -12,14 +13,14 @@ class CaptureProcessor extends AudioWorkletProcessor {
     if (!samples) return true; // no source connected yet
     let offset = 0;
     while (offset < samples.length) {
-      const count = Math.min(samples.length - offset, this.chunk.length - this.filled);
+      const count = Math.min(samples.length - offset, this.chunkFrames - this.filled);
       this.chunk.set(samples.subarray(offset, offset + count), this.filled);
       this.filled += count;
       offset += count;
-      if (this.filled === this.chunk.length) {
-        // Transferred, not copied: the page owns this chunk from now on.
+      if (this.filled === this.chunkFrames) {
+        // Transferred, not copied: the page owns this chunk from now on (and it is detached here).
         this.port.postMessage(this.chunk, [this.chunk.buffer]);
-        this.chunk = new Float32Array(this.chunk.length);
+        this.chunk = new Float32Array(this.chunkFrames);
         this.filled = 0;
       }
     }

@@ -1,0 +1,128 @@
+"""The web page at `/` in a real browser (Debian's Chromium, headless) against the real server.
+
+Chromium's fake microphone plays a WAV file into getUserMedia, so the page runs exactly as it
+would for a person: AudioWorklet capture, /v1/stream, the playback worklet, the transcript.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import soundfile as sf
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
+
+from omnitalk.bench.asr import normalize_for_wer
+from omnitalk.bench.questions import speak
+from serving import FakeAssistant, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+QUESTION = "What is the capital of France?"
+# Generous: on a 2-core machine a reply takes seconds, and nothing here is a timing check.
+REPLY_TIMEOUT_MS = 120_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); "
+    "these tests never download a browser",
+)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Playwright:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def launch_chromium(playwright: Playwright, *extra_args: str) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required", *extra_args,
+        ],
+    )
+
+
+def microphone_playing(wav: Path) -> list[str]:
+    """Chromium flags for a microphone that plays `wav` once, then silence, with no prompt."""
+    return [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+    ]
+
+
+def write_spoken_question(tts, path: Path) -> Path:
+    # A second of silence before, as a person takes to start talking, and enough after for the
+    # turn to end and the reply to play while the microphone hears nothing that would interrupt.
+    rate = 16000
+    speech = speak(tts, QUESTION, rate)
+    audio = np.concatenate([np.zeros(rate, np.float32), speech, np.zeros(8 * rate, np.float32)])
+    sf.write(path, audio, rate, subtype="PCM_16")  # the PCM WAV Chromium's fake capture reads
+    return path
+
+
+@pytest.mark.real_models
+def test_the_page_hears_a_spoken_question_and_plays_the_spoken_reply(
+    playwright, real_assistant, tmp_path
+):
+    wav = write_spoken_question(real_assistant.responder.tts, tmp_path / "question.wav")
+    with running_server(lambda: real_assistant) as base:
+        browser = launch_chromium(playwright, *microphone_playing(wav))
+        try:
+            page = browser.new_context(permissions=["microphone"]).new_page()
+            page.goto(f"{base}/")
+            page.click("#start-stop")
+
+            user = page.locator("#transcript .bubble.user:not(.partial)").first
+            expect(user).to_contain_text("France", ignore_case=True, timeout=REPLY_TIMEOUT_MS)
+            # The reply is over once reply_done has come and the speaker has gone quiet.
+            page.wait_for_function(
+                """() => {
+                    const turn = window.omnitalkStats.turns[0];
+                    return turn.serverToFirstAudioMs !== null
+                        && document.body.dataset.state === "listening";
+                }""",
+                timeout=REPLY_TIMEOUT_MS,
+            )
+            stats = page.evaluate("window.omnitalkStats")
+            reply = page.locator("#transcript .bubble.assistant").first
+            reply_text = reply.locator(".text").inner_text()
+            latency = reply.locator(".latency").inner_text()
+            error_hidden = page.locator("#error").is_hidden()
+        finally:
+            browser.close()
+
+    turn = stats["turns"][0]
+    assert "capital of france" in normalize_for_wer(turn["userText"]), turn
+    assert reply_text.strip() and reply_text == turn["replyText"]
+    assert stats["playedSamples"] > 0
+    # Nobody interrupted, so every sample that arrived was played.
+    assert stats["playedSamples"] == stats["receivedAudioBytes"] // 2
+    assert turn["clientToFirstAudioMs"] is not None
+    assert "ms" in latency
+    assert error_hidden
+
+
+def test_an_insecure_origin_explains_how_to_reach_the_microphone(playwright):
+    """Browsers hide the microphone outside https:// and localhost; the page must say so."""
+    with running_server(FakeAssistant.build) as base:
+        port = urlsplit(base).port
+        # Any name other than localhost is an insecure origin over plain http.
+        browser = launch_chromium(playwright, "--host-resolver-rules=MAP omnitalk.test 127.0.0.1")
+        try:
+            page = browser.new_page()
+            page.goto(f"http://omnitalk.test:{port}/")
+            notice = page.locator("#notice")
+            expect(notice).to_be_visible()
+            expect(notice).to_contain_text("https://")
+            expect(notice).to_contain_text("http://localhost")
+            expect(notice).to_contain_text(f"ssh -L {port}:localhost:{port}")
+            expect(page.locator("#start-stop")).to_be_disabled()
+            expect(page.locator("body")).to_have_attribute("data-state", "error")
+        finally:
+            browser.close()
