@@ -56,7 +56,7 @@ class OpenAICompatibleLLM:
                         yield delta
         except httpx.TimeoutException:
             raise EngineError(
-                f"LLM endpoint {self._url} timed out after {self.config.timeout_s:.0f} s"
+                f"LLM endpoint {self._url} timed out after {self.config.timeout_s:g} s"
             ) from None
         except httpx.HTTPError as error:
             raise EngineError(f"LLM endpoint {self._url} is unreachable: {error}") from None

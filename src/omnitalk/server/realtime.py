@@ -109,6 +109,8 @@ class RealtimeProtocol:
         self._turn_items: dict[int, str] = {}
         self._speech_start: dict[str, float] = {}
         self._speech_seconds: dict[str, float] = {}
+        # Transcripts of manual commits that arrive before `_commit` has named their item.
+        self._early_transcripts: dict[int, ev.TranscriptFinal] = {}
         # Barge-in delay when interrupt_response is on (the server's configured value).
         self._barge_in_ms = live.session.config.turn.barge_in_ms or 32
         self._last_item_id: str | None = None
@@ -146,7 +148,7 @@ class RealtimeProtocol:
                 )
             try:
                 message = json.loads(raw)
-            except (json.JSONDecodeError, RecursionError) as error:
+            except (ValueError, RecursionError) as error:  # ValueError: also huge integers
                 raise ProtocolError(
                     "invalid_json", f"the message is not valid JSON: {error}"
                 ) from None
@@ -269,11 +271,16 @@ class RealtimeProtocol:
         self._resampler.reset()
         item_id = _new_id("item")
         turn, transcript = await self.live.call(self.session.transcribe_turn, audio)
-        self._turn_items[turn] = item_id
         self._speech_seconds[item_id] = audio.size / self.session.sample_rate
         self._pending_inputs.append((item_id, asyncio.wrap_future(transcript)))
         self.live.note({"type": "input_audio_buffer.commit", "item_id": item_id})
         await self._user_item_committed(item_id)
+        # The transcript may already have been reported (the event pump runs while this
+        # coroutine waits): it was held back until the item existed, so it follows it now.
+        self._turn_items[turn] = item_id
+        early = self._early_transcripts.pop(turn, None)
+        if early is not None:
+            await self.handle_event(early)
 
     async def _clear(self, message: dict) -> None:
         self._drop_input()
@@ -369,6 +376,8 @@ class RealtimeProtocol:
         try:
             await self.live.call(self.session.respond_to_text, text, instructions)
         except ReplyInProgress as error:
+            # The reply began before its response.created was sent: keep the input for later.
+            self._pending_inputs = pending + self._pending_inputs
             raise ProtocolError("conversation_already_has_active_response", str(error)) from None
 
     async def _response_cancel(self, message: dict) -> None:
@@ -393,13 +402,17 @@ class RealtimeProtocol:
             await self._user_item_committed(item_id)
         elif isinstance(event, ev.TranscriptFinal):
             item_id = self._turn_items.pop(event.turn, None)
-            if item_id is not None:
-                await self._emit(
-                    "conversation.item.input_audio_transcription.completed",
-                    item_id=item_id, content_index=0, transcript=event.text,
-                    usage={"type": "duration",
-                           "seconds": round(self._speech_seconds.pop(item_id, 0.0), 3)},
-                )
+            if item_id is None:  # a manual commit still naming its item: `_commit` sends it
+                self._early_transcripts[event.turn] = event
+                while len(self._early_transcripts) > 8:  # turns no commit will claim
+                    del self._early_transcripts[min(self._early_transcripts)]
+                return
+            await self._emit(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item_id, content_index=0, transcript=event.text,
+                usage={"type": "duration",
+                       "seconds": round(self._speech_seconds.pop(item_id, 0.0), 3)},
+            )
         elif isinstance(event, ev.ReplyStarted):
             await self._response_started(event)
         elif isinstance(event, ev.ReplyTextDelta):
@@ -671,7 +684,7 @@ def _read_turn_detection(detection: Any, settings: RealtimeSettings) -> None:
     kind = detection.get("type", "server_vad")
     if kind == "semantic_vad":
         eagerness = detection.get("eagerness", "auto")
-        if eagerness not in EAGERNESS_SILENCE_MS:
+        if not isinstance(eagerness, str) or eagerness not in EAGERNESS_SILENCE_MS:
             raise ProtocolError("invalid_value", "`eagerness` must be low, medium, high or auto",
                                 f"{where}.eagerness")
         settings.silence_duration_ms = EAGERNESS_SILENCE_MS[eagerness]

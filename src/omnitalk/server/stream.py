@@ -70,13 +70,13 @@ class StreamProtocol:
         await self.live.feed(self._resampler.process(samples))
 
     async def handle_text(self, raw: str) -> None:
-        if len(raw) > self.max_message_bytes:
+        if len(raw.encode("utf-8", "surrogatepass")) > self.max_message_bytes:
             await self._error("message_too_large",
                               f"messages are limited to {self.max_message_bytes} bytes")
             return
         try:
             message = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # ValueError: also huge integers
             await self._error("invalid_json", f"the message is not valid JSON: {error}")
             return
         kind = message.get("type") if isinstance(message, dict) else None
