@@ -31,43 +31,19 @@ from omnitalk.agent.session import ReplyInProgress
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
+from omnitalk.server.realtime_settings import (
+    MAX_INSTRUCTIONS,
+    ProtocolError,
+    RealtimeSettings,
+    object_field,
+    read_session_update,
+)
 
 Send = Callable[[dict], Awaitable[None]]
 
 MODEL_NAME = "omnitalk-cascade"
-SUPPORTED_RATES = range(8000, 48001)
-MAX_INSTRUCTIONS = 32_000
 # Seconds of audio per delta sent to the client: small enough to start playing early.
 AUDIO_DELTA_SECONDS = 0.2
-# Semantic VAD has no model here; its eagerness picks how long a silence ends the turn.
-EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
-
-
-class ProtocolError(Exception):
-    """A client event we reject; becomes an `error` event and the session goes on."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
-
-
-@dataclass
-class RealtimeSettings:
-    """What `session.update` controls, with the values a new session starts with."""
-
-    instructions: str = ""
-    voice: str = "alloy"
-    input_rate: int = 24000
-    output_rate: int = 24000
-    server_vad: bool = True
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    interrupt_response: bool = True
-    # Manual turns (no server VAD) keep at most this much audio before a commit.
-    max_buffer_seconds: float = 120.0
 
 
 @dataclass
@@ -78,7 +54,6 @@ class _Response:
     user_item_id: str | None
     audio_out: ReplyAudioOut
     transcript: list[str] = field(default_factory=list)
-    pending_audio: list[np.ndarray] = field(default_factory=list)
     done: bool = False
 
 
@@ -191,9 +166,9 @@ class RealtimeProtocol:
         }
 
     async def _session_update(self, message: dict) -> None:
-        update = _object(message, "session")
+        update = object_field(message, "session")
         settings = dataclasses.replace(self.settings)
-        _read_session(update, settings)
+        read_session_update(update, settings)
         switched_mode = settings.server_vad != self.settings.server_vad
         rate_changed = settings.input_rate != self.settings.input_rate
         self.settings = settings
@@ -292,7 +267,7 @@ class RealtimeProtocol:
         self.session.clear_input()
 
     async def _item_create(self, message: dict) -> None:
-        item = _object(message, "item")
+        item = object_field(message, "item")
         if item.get("type", "message") != "message":
             raise ProtocolError(
                 "unsupported_item", "only message items can be created (no function calls)",
@@ -603,118 +578,3 @@ _UNSUPPORTED_EVENTS = {
 
 def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
-
-
-def _object(message: dict, key: str) -> dict:
-    value = message.get(key)
-    if not isinstance(value, dict):
-        raise ProtocolError("invalid_event", f"`{key}` must be an object", key)
-    return value
-
-
-def _read_session(update: dict, settings: RealtimeSettings) -> None:
-    """Apply a session.update body (beta or GA shape) to `settings`, validating every field."""
-    session_type = update.get("type", "realtime")
-    if session_type != "realtime":
-        raise ProtocolError("unsupported_session_type",
-                            f"session type `{session_type}` is not supported; use `realtime`",
-                            "session.type")
-    if "instructions" in update:
-        instructions = update["instructions"]
-        if not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS:
-            raise ProtocolError("invalid_value", "`instructions` must be a string of at most "
-                                f"{MAX_INSTRUCTIONS} characters", "session.instructions")
-        settings.instructions = instructions
-    for key in ("modalities", "output_modalities"):
-        if key in update:
-            modalities = update[key]
-            if not isinstance(modalities, list) or "audio" not in modalities:
-                raise ProtocolError("unsupported_value", "omnitalk always answers with audio: "
-                                    f"`{key}` must include \"audio\"", f"session.{key}")
-    audio = update.get("audio", {})
-    if not isinstance(audio, dict):
-        raise ProtocolError("invalid_value", "`audio` must be an object", "session.audio")
-    audio_in = _sub(audio, "input", "session.audio")
-    audio_out = _sub(audio, "output", "session.audio")
-    voice = update.get("voice", audio_out.get("voice"))
-    if voice is not None:
-        if not isinstance(voice, str) or not 0 < len(voice) <= 64:
-            raise ProtocolError("invalid_value", "`voice` must be a short string", "session.voice")
-        settings.voice = voice
-    for key in ("input_audio_format", "output_audio_format"):
-        if key in update and update[key] != "pcm16":
-            raise ProtocolError("unsupported_audio_format",
-                                f"`{key}` must be \"pcm16\"; G.711 is not supported",
-                                f"session.{key}")
-    if "format" in audio_in:
-        settings.input_rate = _pcm_rate(audio_in["format"], "session.audio.input.format")
-    if "format" in audio_out:
-        settings.output_rate = _pcm_rate(audio_out["format"], "session.audio.output.format")
-    if "turn_detection" in update or "turn_detection" in audio_in:
-        detection = update.get("turn_detection", audio_in.get("turn_detection"))
-        _read_turn_detection(detection, settings)
-
-
-def _sub(parent: dict, key: str, where: str) -> dict:
-    value = parent.get(key, {})
-    if not isinstance(value, dict):
-        raise ProtocolError("invalid_value", f"`{key}` must be an object", f"{where}.{key}")
-    return value
-
-
-def _pcm_rate(audio_format: Any, where: str) -> int:
-    if not isinstance(audio_format, dict) or audio_format.get("type") != "audio/pcm":
-        raise ProtocolError("unsupported_audio_format",
-                            "only {\"type\": \"audio/pcm\"} (16-bit PCM) is supported", where)
-    rate = audio_format.get("rate", 24000)
-    if not isinstance(rate, int) or isinstance(rate, bool) or rate not in SUPPORTED_RATES:
-        raise ProtocolError("unsupported_audio_format",
-                            "`rate` must be an integer from 8000 to 48000 (24000 is standard)",
-                            f"{where}.rate")
-    return rate
-
-
-def _read_turn_detection(detection: Any, settings: RealtimeSettings) -> None:
-    where = "session.turn_detection"
-    if detection is None:
-        settings.server_vad = False
-        return
-    if not isinstance(detection, dict):
-        raise ProtocolError("invalid_value", "`turn_detection` must be an object or null", where)
-    kind = detection.get("type", "server_vad")
-    if kind == "semantic_vad":
-        eagerness = detection.get("eagerness", "auto")
-        if not isinstance(eagerness, str) or eagerness not in EAGERNESS_SILENCE_MS:
-            raise ProtocolError("invalid_value", "`eagerness` must be low, medium, high or auto",
-                                f"{where}.eagerness")
-        settings.silence_duration_ms = EAGERNESS_SILENCE_MS[eagerness]
-    elif kind != "server_vad":
-        raise ProtocolError("unsupported_turn_detection",
-                            f"turn detection `{kind}` is not supported; use server_vad or null",
-                            f"{where}.type")
-    settings.server_vad = True
-    if detection.get("create_response", True) is not True:
-        raise ProtocolError("unsupported_value",
-                            "server VAD always answers at the end of a turn here; use "
-                            "turn_detection null and response.create to answer on demand",
-                            f"{where}.create_response")
-    interrupt = detection.get("interrupt_response", settings.interrupt_response)
-    if not isinstance(interrupt, bool):
-        raise ProtocolError("invalid_value", "`interrupt_response` must be a boolean",
-                            f"{where}.interrupt_response")
-    settings.interrupt_response = interrupt
-    settings.threshold = _number(detection, "threshold", settings.threshold, 0.0, 1.0, where)
-    settings.prefix_padding_ms = int(_number(detection, "prefix_padding_ms",
-                                             settings.prefix_padding_ms, 0, 2000, where))
-    settings.silence_duration_ms = int(_number(detection, "silence_duration_ms",
-                                               settings.silence_duration_ms, 32, 10000, where))
-
-
-def _number(values: dict, key: str, default: float, low: float, high: float, where: str) -> float:
-    value = values.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ProtocolError("invalid_value", f"`{key}` must be a number from {low} to {high}",
-                            f"{where}.{key}")
-    return value

@@ -1,0 +1,1 @@
+"""The server: HTTP + WebSocket APIs and the web page over the conversation runtime."""
