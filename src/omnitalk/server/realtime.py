@@ -18,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import dataclasses
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
 from omnitalk.server.realtime_settings import (
     MAX_INSTRUCTIONS,
-    ProtocolError,
     RealtimeSettings,
     object_field,
     read_session_update,
 )
+from omnitalk.server.wire import ProtocolError, parse_message
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -115,20 +114,7 @@ class RealtimeProtocol:
         """One client message; never raises for anything the client sent."""
         event_id = None
         try:
-            if len(raw.encode("utf-8", "surrogatepass")) > self.max_message_bytes:
-                raise ProtocolError(
-                    "message_too_large",
-                    f"messages are limited to {self.max_message_bytes} bytes; "
-                    "send audio in smaller appends",
-                )
-            try:
-                message = json.loads(raw)
-            except (ValueError, RecursionError) as error:  # ValueError: also huge integers
-                raise ProtocolError(
-                    "invalid_json", f"the message is not valid JSON: {error}"
-                ) from None
-            if not isinstance(message, dict):
-                raise ProtocolError("invalid_event", "an event must be a JSON object")
+            message = parse_message(raw, self.max_message_bytes)
             event_id = message.get("event_id") if isinstance(message.get("event_id"), str) else None
             event_type = message.get("type")
             if not isinstance(event_type, str):

@@ -9,20 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from omnitalk.server.wire import ProtocolError
+
 SUPPORTED_RATES = range(8000, 48001)
 MAX_INSTRUCTIONS = 32_000
 # Semantic VAD has no model here; its eagerness picks how long a silence ends the turn.
 EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
-
-
-class ProtocolError(Exception):
-    """A client event we reject; becomes an `error` event and the session goes on."""
-
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
 
 
 @dataclass

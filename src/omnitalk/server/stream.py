@@ -7,7 +7,6 @@ For browsers and non-SDK clients. The audio rates are fixed per connection by th
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable
 
 from omnitalk.agent import events as ev
@@ -15,7 +14,7 @@ from omnitalk.agent.session import ReplyInProgress
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
-from omnitalk.server.wire import event_to_json
+from omnitalk.server.wire import ProtocolError, event_to_json, parse_message
 
 SendJSON = Callable[[dict], Awaitable[None]]
 SendBytes = Callable[[bytes], Awaitable[None]]
@@ -70,27 +69,21 @@ class StreamProtocol:
         await self.live.feed(self._resampler.process(samples))
 
     async def handle_text(self, raw: str) -> None:
-        if len(raw.encode("utf-8", "surrogatepass")) > self.max_message_bytes:
-            await self._error("message_too_large",
-                              f"messages are limited to {self.max_message_bytes} bytes")
-            return
         try:
-            message = json.loads(raw)
-        except (ValueError, RecursionError) as error:  # ValueError: also huge integers
-            await self._error("invalid_json", f"the message is not valid JSON: {error}")
+            message = parse_message(raw, self.max_message_bytes)
+        except ProtocolError as error:
+            await self._error(error.code, error.message)
             return
-        kind = message.get("type") if isinstance(message, dict) else None
-        handler = {
-            "text": self._text, "cancel": self._cancel, "reset": self._reset,
-            "config": self._config,
-        }.get(kind) if isinstance(kind, str) else None
+        kind = message.get("type")
+        if not isinstance(kind, str):
+            await self._error("invalid_event", "a message needs a string `type`")
+            return
+        handlers = {"text": self._text, "cancel": self._cancel, "reset": self._reset,
+                    "config": self._config}
+        handler = handlers.get(kind)
         if handler is None:
-            if not isinstance(message, dict) or not isinstance(kind, str):
-                await self._error("invalid_event", "a message must be a JSON object with a "
-                                  "string `type`")
-            else:
-                await self._error("unknown_event", f"unknown message type `{kind[:80]}`; "
-                                  "expected text, cancel, reset or config")
+            await self._error("unknown_event", f"unknown message type `{kind[:80]}`; "
+                              "expected text, cancel, reset or config")
             return
         problem = await handler(message)
         if problem:

@@ -1,11 +1,40 @@
-"""The runtime's typed events as JSON: the `/v1/stream` profile and session records share it."""
+"""JSON on the wire: client messages read safely, the runtime's typed events written out.
+
+Both protocols read client messages with `parse_message`; the `/v1/stream` profile and session
+records write events with `event_to_json`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 from omnitalk.agent import events as ev
+
+
+class ProtocolError(Exception):
+    """A client message we reject; becomes an `error` event and the session goes on."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+
+
+def parse_message(raw: str, max_bytes: int) -> dict:
+    """A client's text message as a JSON object, or a ProtocolError saying what is wrong."""
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise ProtocolError("message_too_large", f"messages are limited to {max_bytes} bytes")
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError) as error:  # ValueError: also integers too long to read
+        raise ProtocolError("invalid_json", f"the message is not valid JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("invalid_event", "a message must be a JSON object")
+    return message
+
 
 _EVENT_NAMES = {
     ev.SpeechStarted: "speech_started",
