@@ -155,8 +155,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if server.host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
         console.print(f"[yellow]warning: listening on {server.host} without --api-key; anyone "
                       "who can reach this port can use the assistant")
+    if not 0 < server.port < 65536 or server.max_sessions < 1:
+        console.print("[red]--port must be 1-65535 and --max-sessions at least 1")
+        return 2
     if server.record_dir is not None:
-        server.record_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            server.record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            console.print(f"[red]cannot write session records to {server.record_dir}: {error}")
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_app(server, lambda: Assistant.load(config))
     console.print(f"omnitalk serving on http://{server.host}:{server.port}/ (models load in the "
