@@ -34,4 +34,5 @@ class FakeAssistant(Assistant):
         return cls(AssistantConfig(), ScriptedASR(transcript), responder, {})
 
     def new_session(self, on_event=None) -> Session:
-        return Session(EnergyVAD(), self.asr, self.responder, on_event=on_event)
+        return Session(EnergyVAD(), self.asr, self.responder, on_event=on_event,
+                       partial_slots=self.partial_slots)

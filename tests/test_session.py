@@ -333,3 +333,30 @@ def test_reconfigure_changes_the_silence_that_ends_a_turn():
     session.feed(silence(0.4))
     assert any(isinstance(e, ev.SpeechStopped) for e in feeder.snapshot())
     session.close()
+
+
+def test_sessions_sharing_partial_slots_skip_previews_while_one_runs_and_never_leak_a_slot():
+    import threading
+
+    release = threading.Event()
+
+    class BlockingASR(ScriptedASR):
+        def transcribe(self, audio, prefix=""):
+            super().transcribe(audio, prefix)
+            release.wait(10)
+            return self.text
+
+    asr = BlockingASR()
+    slots = threading.Semaphore(1)
+    responder = CascadeResponder(ScriptedLLM(REPLY), SilentTTS())
+    first, second = (Session(EnergyVAD(), asr, responder, partial_slots=slots) for _ in range(2))
+    first.feed(tone(1.5))  # its first partial starts and blocks
+    deadline = time.monotonic() + 5
+    while not asr.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second.feed(tone(1.5))  # wants a partial too, but the only slot is taken: skipped
+    assert len(asr.calls) == 1
+    release.set()
+    first.close()
+    second.close()
+    assert slots.acquire(timeout=2)  # the slot came back

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from omnitalk.agent.events import Event
 from omnitalk.agent.responder import CascadeResponder
@@ -23,6 +24,8 @@ class Assistant:
     asr: ASR
     responder: CascadeResponder
     load_seconds: dict[str, float]
+    # One partial transcription at a time across sessions: finals keep the ASR's other worker.
+    partial_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
 
     @classmethod
     def load(cls, config: AssistantConfig | None = None, warm_up: bool = True) -> Assistant:
@@ -55,4 +58,5 @@ class Assistant:
         vad = registry.create("vad", self.config.vad)
         # Each session gets its own copy: a client may change its turn-taking settings.
         config = copy.deepcopy(self.config.session)
-        return Session(vad, self.asr, self.responder, config, on_event=on_event)
+        return Session(vad, self.asr, self.responder, config, on_event=on_event,
+                       partial_slots=self.partial_slots)

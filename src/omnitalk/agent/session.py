@@ -99,6 +99,7 @@ class Session:
         responder: Responder,
         config: SessionConfig | None = None,
         on_event: Callable[[ev.Event], None] | None = None,
+        partial_slots: threading.Semaphore | None = None,
     ) -> None:
         if vad.sample_rate != self.sample_rate:
             raise ValueError(f"the VAD must run at {self.sample_rate} Hz")
@@ -115,6 +116,9 @@ class Session:
         self._partial_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-partial")
         self._final_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-final")
         self._reply_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reply")
+        # Partials are previews. Sessions that share an ASR engine share these slots, so that
+        # under load a preview is skipped rather than delaying anyone's final transcript.
+        self._partial_slots = partial_slots or threading.Semaphore(1)
         self._detector = TurnDetector(self.config.turn, self._frame_seconds)
         self._chunker = FrameChunker(vad.frame_size)
         self.history: list[ChatMessage] = []
@@ -141,7 +145,6 @@ class Session:
             self._preroll: deque[np.ndarray] = deque(maxlen=pad_frames)
             self._turn_audio: list[np.ndarray] = []
             self._partials: list[str] = []
-            self._partial_job: Future | None = None
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
 
@@ -320,12 +323,19 @@ class Session:
 
     def _maybe_partial(self) -> None:
         interval = self.config.partial_interval_ms / 1000
-        busy = self._partial_job is not None and not self._partial_job.done()
-        if busy or self.audio_time - self._last_partial_at < interval:
+        if self.audio_time - self._last_partial_at < interval:
             return
+        if not self._partial_slots.acquire(blocking=False):
+            return  # a partial is running (here or, sharing the ASR, in another session)
         self._last_partial_at = self.audio_time
         turn, audio = self._turn, np.concatenate(self._turn_audio)
-        self._partial_job = self._partial_pool.submit(self._partial_transcript, turn, audio)
+        try:
+            job = self._partial_pool.submit(self._partial_transcript, turn, audio)
+        except RuntimeError:  # the session is closing
+            self._partial_slots.release()
+            return
+        # Released when the job ends or is cancelled at close: a shared slot must never leak.
+        job.add_done_callback(lambda _: self._partial_slots.release())
 
     def _partial_transcript(self, turn: int, audio: np.ndarray) -> None:
         try:
