@@ -58,7 +58,7 @@ async def client(url: str, questions: list[bytes], results: list[dict], progress
                 turn["ok"] = event["type"] == "reply_done"
                 if not turn["ok"]:
                     turn["error"] = f"{event['type']}: {event.get('reason') or event.get('code')}"
-                turn["server_ms"] = (event.get("timings") or {}).get("to_first_audio")
+                turn["timings"] = event.get("timings") or {}
                 done.set()
 
     finished, receiving = 0, None
@@ -94,7 +94,7 @@ async def client(url: str, questions: list[bytes], results: list[dict], progress
                 ok = turn.get("ok", False) and "first_audio" in turn
                 error = turn.get("error") or ("turn timed out" if not done.is_set() else
                                               None if ok else "reply_done without audio")
-                results.append({"ok": ok, "server_ms": turn.get("server_ms"), "error": error,
+                results.append({"ok": ok, "timings": turn.get("timings", {}), "error": error,
                                 "client_ms": (turn["first_audio"] - turn["speech_sent"]) * 1000
                                 if ok else None})
                 finished += 1
@@ -131,16 +131,21 @@ def run(assistant: Assistant, sessions: list[int], rounds: int = 2) -> dict[int,
     table = Table(title="omnitalk serve: concurrent /v1/stream sessions, real time, 16 kHz; "
                   "client ms = last speech sample sent -> first reply audio (includes ~500 ms "
                   "turn-end silence)")
+    # The server's own milestones, from the end of speech: where the time goes.
+    stages = {"final transcript": "end_of_speech_to_final_transcript",
+              "first LLM token": "to_first_llm_token", "first audio": "to_first_audio"}
     for name in ("sessions", "turns ok", "client median ms", "client p90 ms", "client max ms",
-                 "server to_first_audio median ms"):
+                 *(f"server {stage} median ms" for stage in stages)):
         table.add_column(name, justify="right")
     for count, results in outcomes.items():
         client_ms = [r["client_ms"] for r in results if r["ok"]]
-        server_ms = [r["server_ms"] for r in results if r["ok"] and r["server_ms"] is not None]
         stats = [f"{f(client_ms):.0f}" if client_ms else "-" for f in
                  (np.median, lambda v: np.percentile(v, 90), np.max)]
-        table.add_row(str(count), f"{len(client_ms)}/{len(results)}", *stats,
-                      f"{np.median(server_ms):.0f}" if server_ms else "-")
+        for key in stages.values():
+            values = [r["timings"][key] for r in results
+                      if r["ok"] and r["timings"].get(key) is not None]
+            stats.append(f"{np.median(values):.0f}" if values else "-")
+        table.add_row(str(count), f"{len(client_ms)}/{len(results)}", *stats)
     errors = {r["error"] for rs in outcomes.values() for r in rs if r.get("error")}
     if errors:
         table.caption = "errors: " + "; ".join(sorted(errors))
