@@ -1241,3 +1241,4 @@ def test_realtime_records_include_client_actions(tmp_path):
     assert "reply_done" in kinds
     assert kinds.index("conversation.item.create") < kinds.index("reply_done")
     assert _wav(folder / "user.wav") == (16000, 0)
+

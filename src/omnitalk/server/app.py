@@ -8,6 +8,7 @@ size, queued events per client, and the static files are served from the web fol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -45,7 +46,7 @@ class ServerConfig:
     # Largest text message handled with a specific error; the socket itself allows twice this
     # and closes with 1009 beyond it.
     max_message_bytes: int = 1 << 20
-    # A client that stops reading while this many events wait for it is disconnected.
+    # A client that reads slower than its events come, with this many waiting, is disconnected.
     max_queued_events: int = 20_000
 
 
@@ -231,52 +232,62 @@ async def _run_session(server: _Server, websocket: WebSocket, make_protocol) -> 
         live.recorder = SessionRecorder(config.record_dir / live.id, live.session.sample_rate)
     log.info("session %s opened (%s, %d live)", live.id, websocket.url.path, len(server.sessions))
     protocol = make_protocol(live, send_json, send_bytes)
-    pump = asyncio.create_task(_pump_events(live, protocol, config.max_queued_events))
+    pump = asyncio.create_task(_pump_events(live, protocol, config))
+    close: tuple[int, str] | None = None
     try:
         await protocol.start()
-        await _receive_loop(websocket, protocol, pump)
+        close = await _receive_loop(websocket, protocol, pump)
     except WebSocketDisconnect:
         pass
     except Exception:
         log.exception("session %s failed", live.id)
-        if websocket.client_state is WebSocketState.CONNECTED:
-            await websocket.close(CLOSE_SERVER_ERROR, "internal error")
+        close = (CLOSE_SERVER_ERROR, "internal error")
     finally:
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
-        await live.close()
+        await live.close()  # first: the reply stops even if the socket cannot be closed cleanly
         server.sessions.discard(live)
         log.info("session %s closed (%d live)", live.id, len(server.sessions))
-    if pump.done() and not pump.cancelled() and isinstance(pump.exception(), _SlowClient):
-        log.warning("session %s: client stopped reading; disconnected", live.id)
+    if close is not None and websocket.client_state is WebSocketState.CONNECTED:
+        # A client too slow to read its events may not take the close frame soon either.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(*close), 2.0)
 
 
 class _SlowClient(Exception):
     pass
 
 
-async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task) -> None:
+async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task
+                        ) -> tuple[int, str] | None:
+    """Client messages until it leaves; returns a close code if the server must end it."""
     while not pump.done():
         receiving = asyncio.ensure_future(websocket.receive())
         await asyncio.wait({receiving, pump}, return_when=asyncio.FIRST_COMPLETED)
-        if not receiving.done():  # the pump stopped: the client is gone or too slow
+        if not receiving.done():  # the pump stopped: the client is gone or too slow, or a bug
             receiving.cancel()
-            if isinstance(pump.exception(), _SlowClient):
-                await websocket.close(CLOSE_POLICY, "client too slow: events not read")
-            return
+            error = pump.exception()
+            if isinstance(error, _SlowClient):
+                log.warning("a client reads its events too slowly; disconnecting it")
+                return CLOSE_POLICY, "client too slow: events not read"
+            if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
+                log.error("sending events failed", exc_info=error)
+                return CLOSE_SERVER_ERROR, "internal error"
+            return None
         message = receiving.result()
         if message["type"] == "websocket.disconnect":
-            return
+            return None
         if message.get("bytes") is not None:
             await protocol.handle_binary(message["bytes"])
         elif message.get("text") is not None:
             await protocol.handle_text(message["text"])
+    return None
 
 
-async def _pump_events(live: LiveSession, protocol, max_queued: int) -> None:
+async def _pump_events(live: LiveSession, protocol, config: ServerConfig) -> None:
     handle: Callable[..., Awaitable[None]] = protocol.handle_event
     while True:
         event = await live.events.get()
-        if live.events.qsize() > max_queued:
+        if live.events.qsize() > config.max_queued_events:
             raise _SlowClient
         await handle(event)
