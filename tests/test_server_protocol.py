@@ -509,16 +509,24 @@ realtime_actions = st.lists(st.one_of(
 ), min_size=4, max_size=16)
 
 
-def _realtime_expected_error(raw: str) -> str | None:
-    """The error code the Realtime protocol must answer a message with; None if it may accept."""
+def _envelope_error(raw: str) -> tuple[str | None, dict]:
+    """The error both protocols give before reading the event type, or the parsed message."""
     if len(raw.encode("utf-8", "surrogatepass")) > FUZZ_LIMIT:
-        return "message_too_large"
+        return "message_too_large", {}
     try:
         message = json.loads(raw)
     except (ValueError, RecursionError):
-        return "invalid_json"
+        return "invalid_json", {}
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return "invalid_event"
+        return "invalid_event", {}
+    return None, message
+
+
+def _realtime_expected_error(raw: str) -> str | None:
+    """The error code the Realtime protocol must answer a message with; None if it may accept."""
+    error, message = _envelope_error(raw)
+    if error:
+        return error
     if message["type"] in ("conversation.item.delete", "session.close"):
         return "unsupported_event"
     if message["type"] not in REALTIME_TYPES:
@@ -613,14 +621,9 @@ def _stream_expected_error(action: str | bytes) -> str | None:
         if len(action) > 2 * 16000 * 2:
             return "message_too_large"
         return "invalid_audio" if len(action) % 2 else None
-    if len(action.encode("utf-8", "surrogatepass")) > FUZZ_LIMIT:
-        return "message_too_large"
-    try:
-        message = json.loads(action)
-    except (ValueError, RecursionError):
-        return "invalid_json"
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return "invalid_event"
+    error, message = _envelope_error(action)
+    if error:
+        return error
     if message["type"] not in ("text", "cancel", "reset", "config"):
         return "unknown_event"
     return None
