@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -34,5 +35,5 @@ class FakeAssistant(Assistant):
         return cls(AssistantConfig(), ScriptedASR(transcript), responder, {})
 
     def new_session(self, on_event=None) -> Session:
-        return Session(EnergyVAD(), self.asr, self.responder, on_event=on_event,
-                       partial_slots=self.partial_slots)
+        return Session(EnergyVAD(), self.asr, self.responder, copy.deepcopy(self.config.session),
+                       on_event=on_event, partial_slots=self.partial_slots)

@@ -1245,3 +1245,15 @@ def test_realtime_records_include_client_actions(tmp_path):
     assert kinds.index("conversation.item.create") < kinds.index("reply_done")
     assert _wav(folder / "user.wav") == (16000, 0)
 
+
+
+def test_a_realtime_session_starts_from_the_servers_own_turn_settings():
+    assistant = FakeAssistant.build()
+    assistant.config.session.turn.silence_ms = 300
+    assistant.config.session.turn.barge_in_ms = 0
+    with running_server(lambda: assistant) as base:
+        with connect(ws_url(base, "/v1/realtime"), open_timeout=WAIT) as ws:
+            created = json.loads(ws.recv(timeout=WAIT))
+    detection = created["session"]["audio"]["input"]["turn_detection"]
+    assert detection["silence_duration_ms"] == 300
+    assert detection["interrupt_response"] is False

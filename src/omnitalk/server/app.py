@@ -139,9 +139,17 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
                 "event_id": None}})
 
         def protocol(live: LiveSession, send_json, send_bytes) -> RealtimeProtocol:
-            instructions = server.assistant.config.cascade.system_prompt
-            return RealtimeProtocol(live, send_json, RealtimeSettings(instructions=instructions),
-                                    beta=beta, max_message_bytes=config.max_message_bytes)
+            # A new Realtime session starts from the server's own settings (flags, config file).
+            session = live.session.config
+            settings = RealtimeSettings(
+                instructions=server.assistant.config.cascade.system_prompt,
+                threshold=session.turn.threshold,
+                prefix_padding_ms=session.speech_pad_ms,
+                silence_duration_ms=session.turn.silence_ms,
+                interrupt_response=session.turn.barge_in_ms > 0,
+            )
+            return RealtimeProtocol(live, send_json, settings, beta=beta,
+                                    max_message_bytes=config.max_message_bytes)
 
         await _converse(server, websocket, protocol, reject)
 
