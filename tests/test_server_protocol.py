@@ -1257,3 +1257,10 @@ def test_a_realtime_session_starts_from_the_servers_own_turn_settings():
     detection = created["session"]["audio"]["input"]["turn_detection"]
     assert detection["silence_duration_ms"] == 300
     assert detection["interrupt_response"] is False
+
+
+def test_every_runtime_event_type_has_a_wire_name():
+    from omnitalk.agent import events as ev
+    from omnitalk.server.wire import _EVENT_NAMES
+
+    assert set(ev.Event.__subclasses__()) == set(_EVENT_NAMES)

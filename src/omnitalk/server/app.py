@@ -244,7 +244,7 @@ async def _run_session(server: _Server, websocket: WebSocket, make_protocol) -> 
     close: tuple[int, str] | None = None
     try:
         await protocol.start()
-        close = await _receive_loop(websocket, protocol, pump)
+        close = await _receive_loop(websocket, protocol, pump, live.id)
     except WebSocketDisconnect:
         pass
     except Exception:
@@ -266,7 +266,7 @@ class _SlowClient(Exception):
     pass
 
 
-async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task
+async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task, live_id: str
                         ) -> tuple[int, str] | None:
     """Client messages until it leaves; returns a close code if the server must end it."""
     while not pump.done():
@@ -276,10 +276,11 @@ async def _receive_loop(websocket: WebSocket, protocol, pump: asyncio.Task
             receiving.cancel()
             error = pump.exception()
             if isinstance(error, _SlowClient):
-                log.warning("a client reads its events too slowly; disconnecting it")
+                log.warning("session %s: the client reads its events too slowly; disconnecting",
+                            live_id)
                 return CLOSE_POLICY, "client too slow: events not read"
             if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
-                log.error("sending events failed", exc_info=error)
+                log.error("session %s: sending events failed", live_id, exc_info=error)
                 return CLOSE_SERVER_ERROR, "internal error"
             return None
         message = receiving.result()

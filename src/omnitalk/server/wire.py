@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 
 from omnitalk.agent import events as ev
 
@@ -51,10 +50,7 @@ _EVENT_NAMES = {
 
 
 def event_name(event: ev.Event) -> str:
-    try:
-        return _EVENT_NAMES[type(event)]
-    except KeyError:  # a new event type: a readable name rather than a crash
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    return _EVENT_NAMES[type(event)]
 
 
 def event_to_json(event: ev.Event) -> dict:
