@@ -1,0 +1,1 @@
+"""Audio tokenizers: the SNAC codec of the Mini-Omni family, decoded in streaming chunks."""

@@ -1,0 +1,113 @@
+"""The 24 kHz SNAC codec (the `snac` package) loaded from a local folder, decoded in chunks.
+
+`StreamingSnacDecoder` turns 7-token Mini-Omni frames into audio as they arrive, without the
+reference's chunk-edge clicks. SNAC's decoder is non-causal: a sample depends on about 2.2
+frames (4,500 samples) of codes on either side. The reference decodes each 4-frame chunk alone,
+so every chunk edge is decoded without its neighbours. Here each chunk is decoded with
+`context_frames` of the frames before it (then cropped), and the last `lookahead_frames` of
+what has arrived are held back until the next chunk, so that the samples sent have most of their
+right context too. `flush()` decodes the tail at the end of the answer: nothing is dropped.
+
+Against a whole-utterance decode, the samples sent differ only in the `lookahead_frames`-to-2.2
+frames before each chunk edge, where the right context was cut (measured in the tests).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME, frames_to_codes
+
+CONFIG = "config.json"
+WEIGHTS = "pytorch_model.bin"
+
+
+class CodecError(ValueError):
+    pass
+
+
+def load_snac(folder: str | Path, dtype: torch.dtype = torch.float32):
+    """A SNAC model from `config.json` + `pytorch_model.bin` (the layout of the HF release).
+
+    Weight normalisation is folded into the weights: it only matters for training, and
+    folding it halves the decoding time here.
+    """
+    from snac import SNAC
+    from torch.nn.utils import parametrize
+
+    folder = Path(folder)
+    for name, what in ((CONFIG, "the codec's settings"), (WEIGHTS, "the codec's weights")):
+        if not (folder / name).is_file():
+            raise CodecError(f"{folder}: missing {name} ({what}; e.g. from hubertsiuzdak/"
+                             "snac_24khz)")
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        model = SNAC(**config)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise CodecError(f"{folder / CONFIG}: not a SNAC config ({error})") from None
+    try:
+        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as error:
+        raise CodecError(f"{folder / WEIGHTS}: does not fit the config ({error})") from None
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight")
+    return model.to(dtype).eval()
+
+
+def decode_frames(snac, frames: np.ndarray) -> np.ndarray:
+    """[n, 7] frames -> float32 audio (2048 samples per frame) in one call."""
+    device = next(snac.parameters()).device
+    codes = [torch.from_numpy(c).to(device) for c in frames_to_codes(frames)]
+    with torch.inference_mode():
+        audio = snac.decode(codes)
+    return audio.reshape(-1).float().cpu().numpy()
+
+
+class StreamingSnacDecoder:
+    """Frames in, audio chunks out; explicit state, `reset()` between answers."""
+
+    def __init__(self, snac, chunk_frames: int = 4, context_frames: int = 3,
+                 lookahead_frames: int = 1) -> None:
+        if chunk_frames < 1 or context_frames < 0 or lookahead_frames < 0:
+            raise ValueError("chunk_frames must be >= 1, context and lookahead >= 0")
+        self.snac = snac
+        self.chunk_frames = chunk_frames
+        self.context_frames = context_frames
+        self.lookahead_frames = lookahead_frames
+        self.sample_rate = int(snac.sampling_rate)
+        self.reset()
+
+    def reset(self) -> None:
+        self._frames: list[np.ndarray] = []
+        self._sent = 0  # frames whose audio has been returned
+
+    def push(self, frame: np.ndarray) -> np.ndarray | None:
+        """Add one [7] frame; return the next chunk of audio once one is ready."""
+        self._frames.append(np.asarray(frame, dtype=np.int64).reshape(7))
+        if len(self._frames) - self._sent < self.chunk_frames + self.lookahead_frames:
+            return None
+        return self._decode(self._sent + self.chunk_frames, len(self._frames))
+
+    def flush(self) -> np.ndarray | None:
+        """The audio of every frame not yet returned (the end of the answer)."""
+        if self._sent == len(self._frames):
+            return None
+        return self._decode(len(self._frames), len(self._frames))
+
+    def _decode(self, until: int, window_end: int) -> np.ndarray:
+        start = max(0, self._sent - self.context_frames)
+        audio = decode_frames(self.snac, np.stack(self._frames[start:window_end]))
+        chunk = audio[(self._sent - start) * SAMPLES_PER_FRAME:(until - start) * SAMPLES_PER_FRAME]
+        self._sent = until
+        # Only the context of the next chunk needs keeping.
+        drop = max(0, self._sent - self.context_frames)
+        if drop:
+            del self._frames[:drop]
+            self._sent -= drop
+        return chunk

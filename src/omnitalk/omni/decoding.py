@@ -1,0 +1,223 @@
+"""Text-instructed delayed parallel decoding, one step at a time.
+
+Each step runs the talker on 8 ids per batch row and samples a text token and 7 audio tokens
+(audio layer L lags the text by L + 1 steps; see `layout.frame_at_step`). Three plans share one
+loop, differing only in which batch row's logits are sampled:
+
+- text only (A1->T2, ASR, T1->T2): text from row 0; every audio stream is fed pad_a; stops at eot.
+- speech (A1->A2, T1->A2): text and audio from row 0.
+- batch-parallel (Mini-Omni's streaming mode): row 0 asks for speech, row 1 for text only; the
+  audio comes from row 0, the text from row 1, and that text is fed back to both rows, so the
+  speech follows the better text of the text-only branch.
+
+Speech stops when audio layer 6 emits end-of-audio (the last layer to finish); after the text's
+eot every later text token is pad_t. Only the head slices that are sampled are computed, and the
+text slice not at all once the text has ended.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from omnitalk.omni.layout import (
+    AUDIO_LAYERS,
+    EOA,
+    EOT,
+    PAD_A,
+    PAD_T,
+    STREAMS,
+    TEXT_STREAM,
+    Prompt,
+    audio_id,
+)
+
+
+@dataclass
+class Sampling:
+    """How one stream's token is drawn. temperature 0 (or top_k 1) is greedy: the reference's."""
+
+    temperature: float = 0.0
+    top_k: int = 0  # 0: no top-k cut
+    top_p: float = 1.0
+
+    def check(self) -> None:
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError(f"invalid sampling settings: {self} (temperature >= 0, "
+                             "0 < top_p <= 1, top_k >= 0)")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0 or self.top_k == 1
+
+
+@dataclass
+class DecodingOptions:
+    text: Sampling = field(default_factory=Sampling)
+    audio: Sampling = field(default_factory=Sampling)
+    # One step is one 85.3 ms audio frame; the context (block_size) bounds it too.
+    max_steps: int = 1024
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which batch row's text and audio logits are sampled (audio None: text only)."""
+
+    text_row: int
+    audio_row: int | None
+
+    @property
+    def speaks(self) -> bool:
+        return self.audio_row is not None
+
+
+TEXT_ONLY = Plan(text_row=0, audio_row=None)
+SPEECH = Plan(text_row=0, audio_row=0)
+BATCH_PARALLEL = Plan(text_row=1, audio_row=0)
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    text: int | None  # the text token (eot included), None once the text has ended
+    audio: np.ndarray | None  # 7 local ids, one per layer, delay included (None: text only)
+
+
+def sample(logits: torch.Tensor, settings: Sampling,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one id per row of `logits` [..., V]: top-k, then temperature, then top-p."""
+    if settings.greedy:
+        return logits.argmax(dim=-1)
+    logits = logits.float()
+    if 0 < settings.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, settings.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits / settings.temperature, dim=-1)
+    if settings.top_p < 1:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # Drop a token when the tokens before it already cover top_p (the first always stays).
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= settings.top_p
+        probs = probs.scatter(-1, order, sorted_probs.masked_fill(drop, 0.0))
+    flat = probs.reshape(-1, probs.shape[-1])
+    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+
+
+class Talker:
+    """The model plus its KV cache: a prefill, then one position per step."""
+
+    def __init__(self, model) -> None:
+        from transformers import DynamicCache
+
+        self.model = model
+        self.cache = DynamicCache()
+        self.length = 0
+
+    def prefill(self, ids: torch.Tensor, **features) -> torch.Tensor:
+        """ids [B, 8, P] -> hidden state at the last position [B, H]."""
+        hidden = self.model.hidden(self.model.embed(ids, **features), self.cache)
+        self.length = ids.shape[-1]
+        return hidden[:, -1]
+
+    def step(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B, 8] for the next position -> its hidden state [B, H]."""
+        hidden = self.model.hidden(self.model.embed(ids[:, :, None]), self.cache)
+        self.length += 1
+        return hidden[:, -1]
+
+
+def stack_prompts(prompts: Sequence[Prompt]) -> torch.Tensor:
+    lengths = {p.length for p in prompts}
+    if len(lengths) != 1:
+        raise ValueError(f"batched prompts must have one length, got {sorted(lengths)}")
+    return torch.from_numpy(np.stack([p.ids for p in prompts]))
+
+
+def decode(
+    model,
+    prompts: Sequence[Prompt],
+    plan: Plan,
+    options: DecodingOptions | None = None,
+    features: dict | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[Step]:
+    """Yield one `Step` per generated position until a stop rule, max_steps or `cancel`.
+
+    `features` holds the embed() keywords: audio_features [B, F, dim] and audio_positions,
+    image_features and image_positions.
+    """
+    options = options or DecodingOptions()
+    options.text.check()
+    options.audio.check()
+    ids = stack_prompts(prompts).to(model.device)
+    rows = ids.shape[0]
+    if plan.text_row >= rows or (plan.speaks and plan.audio_row >= rows):
+        raise ValueError(f"plan {plan} needs more than the {rows} prompt row(s) given")
+    budget = min(options.max_steps, model.config.block_size - ids.shape[-1])
+    if budget < 1:
+        raise ValueError(f"a {ids.shape[-1]}-token prompt leaves no room in the "
+                         f"{model.config.block_size}-token context")
+    generator = None
+    if options.seed is not None:
+        generator = torch.Generator(device=model.device).manual_seed(options.seed)
+    pad_audio = torch.tensor([audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
+                             device=model.device)
+    layer_shift = audio_id(0, torch.arange(AUDIO_LAYERS, device=model.device))
+    talker = Talker(model)
+    text_ended = False
+    with torch.inference_mode():
+        hidden = talker.prefill(ids, **(features or {}))
+        for index in range(budget):
+            if cancel is not None and cancel.is_set():
+                return
+            text = PAD_T
+            if not text_ended:
+                logits = model.text_logits(hidden[plan.text_row])
+                text = int(sample(logits, options.text, generator))
+            audio = None
+            if plan.speaks:
+                logits = model.audio_logits(hidden[plan.audio_row])
+                audio = sample(logits, options.audio, generator)
+                if int(audio[-1]) == EOA:
+                    return  # the last layer has finished: every frame is complete
+            elif text == EOT:
+                return
+            yield Step(index, None if text_ended else text,
+                       None if audio is None else audio.cpu().numpy())
+            text_ended = text_ended or text == EOT
+            if index + 1 == budget:
+                return
+            step_ids = pad_audio.new_empty((rows, STREAMS))
+            step_ids[:, :AUDIO_LAYERS] = pad_audio
+            step_ids[:, TEXT_STREAM] = text
+            if audio is not None:
+                step_ids[plan.audio_row, :AUDIO_LAYERS] = audio + layer_shift
+            hidden = talker.step(step_ids)
+
+
+class FrameAssembler:
+    """Per-step audio tokens (layer L lagging by L + 1 steps) -> whole 7-token frames.
+
+    Frame k is complete at step k + 7, when layer 6 emits its token.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._step = 0
+        self._open: dict[int, np.ndarray] = {}
+
+    def push(self, tokens: np.ndarray) -> np.ndarray | None:
+        """Take one step's 7 tokens; return the frame this step completed, if any."""
+        for layer in range(AUDIO_LAYERS):
+            frame = self._step - layer - 1
+            if frame >= 0:
+                self._open.setdefault(frame, np.empty(AUDIO_LAYERS, np.int64))[layer] = \
+                    tokens[layer]
+        self._step += 1
+        return self._open.pop(self._step - 1 - AUDIO_LAYERS, None)

@@ -1,0 +1,88 @@
+"""Run a talker in fp32, bf16, or bf16 with int8 weights.
+
+Decoding one step is a matrix-vector product per layer: its time is the time to read the
+weights. bf16 halves that and int8 weights (with bf16 activations and one scale per output
+row) halve it again; `omnitalk bench omni` measures each. fp32 is the reference numerics.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from omnitalk.omni.layout import AUDIO_BASE
+
+Precision = Literal["fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+# aten's int8 kernel reads the input dimension in blocks of 16: other widths crash or are wrong.
+_INT8_BLOCK = 16
+
+
+class Int8Linear(nn.Module):
+    """y = x W^T + b with W stored as int8 rows times one bf16 scale per row.
+
+    Calls aten's weight-only int8 kernel directly: torchao's Int8WeightOnly tensor subclass
+    calls the same kernel but adds about 0.4 ms of dispatch per call on this CPU (24 layers x 7
+    projections per step).
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        super().__init__()
+        weight = weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
+        self.register_buffer("weight_int8", torch.round(weight / scale[:, None]).to(torch.int8))
+        self.register_buffer("scale", scale.to(torch.bfloat16))
+        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.bfloat16))
+
+    @staticmethod
+    def supports(in_features: int) -> bool:
+        return in_features % _INT8_BLOCK == 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        y = torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*x.shape[:-1], -1)
+
+
+class Int8Head(nn.Module):
+    """The tied output head's text and audio slices as int8 copies (the embedding stays bf16)."""
+
+    def __init__(self, embedding_weight: torch.Tensor) -> None:
+        super().__init__()
+        self.text_head = Int8Linear(embedding_weight[:AUDIO_BASE])
+        self.audio_head = Int8Linear(embedding_weight[AUDIO_BASE:])
+
+    def text(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.text_head(hidden)
+
+    def audio(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.audio_head(hidden)
+
+
+def _int8_linears(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.Linear) and Int8Linear.supports(child.in_features):
+            setattr(module, name, Int8Linear(child.weight, child.bias))
+        else:
+            _int8_linears(child)
+
+
+def set_precision(model, precision: Precision):
+    """Convert an OmniModel in place for inference; returns it. int8 cannot be undone."""
+    if precision == "fp32":
+        return model.float()
+    if precision not in ("bf16", "int8"):
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    model.to(torch.bfloat16)
+    if precision == "int8":
+        _int8_linears(model.backbone)
+        _int8_linears(model.whisper_adapter)
+        if model.vision_adapter is not None:
+            _int8_linears(model.vision_adapter)
+        if Int8Linear.supports(model.config.n_embd):
+            model.head = Int8Head(model.wte.weight)
+    return model
