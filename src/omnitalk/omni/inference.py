@@ -73,7 +73,7 @@ class AudioChunk:
 class AnswerDone:
     text: str
     steps: int  # decoding steps after the prefill
-    frames: int  # audio frames decoded (85.3 ms each)
+    frames: np.ndarray = field(repr=False)  # [n, 7] the SNAC frames spoken (85.3 ms each)
     dropped_frames: int  # frames holding a special token, not decoded
     seconds: dict[str, float]  # encode, prefill+decode, first text, first audio (from start)
 
@@ -208,7 +208,8 @@ class OmniInference:
                 raise CheckpointError("speaking needs the SNAC codec (--snac DIR)")
             speech = StreamingSnacDecoder(self.snac, settings.chunk_frames,
                                           settings.context_frames, settings.lookahead_frames)
-        decoded = dropped = steps = 0
+        spoken: list[np.ndarray] = []
+        dropped = steps = 0
         decode_start = time.perf_counter()
         for step in decode(self.model, prompts, plan, settings.decoding, inputs, cancel):
             steps += 1
@@ -226,7 +227,7 @@ class OmniInference:
             if (frame >= lo.SNAC_CODES).any():
                 dropped += 1
                 continue
-            decoded += 1
+            spoken.append(frame)
             chunk = speech.push(frame)
             if chunk is not None:
                 seconds.setdefault("first_audio", time.perf_counter() - start)
@@ -237,7 +238,8 @@ class OmniInference:
                 seconds.setdefault("first_audio", time.perf_counter() - start)
                 yield AudioChunk(tail, speech.sample_rate)
         seconds["decode"] = time.perf_counter() - decode_start
-        yield AnswerDone(text.text, steps, decoded, dropped, seconds)
+        frames_out = np.stack(spoken) if spoken else np.zeros((0, 7), np.int64)
+        yield AnswerDone(text.text, steps, frames_out, dropped, seconds)
 
 
 def _find(given: str, folder: Path, candidates: tuple[str, ...], what: str) -> Path:
