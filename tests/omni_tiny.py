@@ -224,3 +224,13 @@ def write_openai_clip(path: Path, seed: int = 0, width: int = 64, layers: int = 
     scripted = torch.jit.trace(model, torch.zeros(1, 3, patch * grid, patch * grid))
     scripted.save(str(path))
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def write_omni_folder(folder: Path, vision: bool = False) -> Path:
+    """Everything `--checkpoint` reads: the talker, small.pt and snac/ (and ViT-B-32.pt)."""
+    write_lit_checkpoint(folder, lit_config(vision=vision))
+    write_openai_whisper(folder / "small.pt")
+    write_snac(folder / "snac")
+    if vision:
+        write_openai_clip(folder / "ViT-B-32.pt")
+    return folder

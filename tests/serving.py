@@ -32,7 +32,7 @@ class FakeAssistant(Assistant):
     def build(cls, reply: str = "Sure. Here is a short answer.", transcript: str = "hello there",
               llm: ScriptedLLM | None = None) -> FakeAssistant:
         responder = CascadeResponder(llm or ScriptedLLM(reply), SilentTTS())
-        return cls(AssistantConfig(), ScriptedASR(transcript), responder, {})
+        return cls(AssistantConfig(), ScriptedASR(transcript), responder, responder.tts, {})
 
     def new_session(self, on_event=None) -> Session:
         return Session(EnergyVAD(), self.asr, self.responder, copy.deepcopy(self.config.session),

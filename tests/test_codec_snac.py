@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from omni_tiny import write_snac
 
+from omni_tiny import write_snac
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.codec.snac import CodecError, StreamingSnacDecoder, decode_frames, load_snac
 from omnitalk.omni import inference as omni_inference
 from omnitalk.omni.decoding import Step
+from omnitalk.omni.settings import OmniSettings
 from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME
 
 # SNAC 24 kHz's decoder reaches about 2.2 frames either side of a code (measured: a changed
@@ -93,8 +94,7 @@ def test_special_tokens_never_reach_snac_and_are_counted(snac, monkeypatch):
                 audio[layer] = codes[frame, layer]
         steps.append(Step(index, None, audio))
     monkeypatch.setattr(omni_inference, "decode", lambda *args, **kwargs: iter(steps))
-    inference = omni_inference.OmniInference(None, None, None, snac,
-                                             omni_inference.OmniSettings())
+    inference = omni_inference.OmniInference(None, None, None, snac, OmniSettings())
     events = list(inference._run([], omni_inference.SPEECH, {}, None, 0.0, {}))
     done = events[-1]
     assert done.dropped_frames == 1

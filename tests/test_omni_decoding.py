@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 import torch
-from omni_tiny import lit_config, write_lit_checkpoint
 
+from omni_tiny import lit_config, write_lit_checkpoint
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import load_checkpoint
 from omnitalk.omni.config import OmniConfig
@@ -16,12 +16,11 @@ from omnitalk.omni.decoding import (
     BATCH_PARALLEL,
     SPEECH,
     TEXT_ONLY,
-    DecodingOptions,
     FrameAssembler,
-    Sampling,
     decode,
     sample,
 )
+from omnitalk.omni.settings import DecodingOptions, Sampling
 from omnitalk.omni.targets import answer_rows
 
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
-from omni_tiny import WHISPER_DIMS, write_openai_clip, write_openai_whisper
 from torch.nn import functional as F
 
+from conftest import FIXTURES
+from omni_tiny import WHISPER_DIMS, write_openai_clip, write_openai_whisper
 from omnitalk.audio.io import load_audio
 from omnitalk.omni.layout import whisper_frames
 from omnitalk.omni.vision import ClipFeatures, VisionLoadError
@@ -147,10 +147,9 @@ def test_bad_clip_files_are_named(tmp_path):
 
 def test_a_mini_omni2_folder_answers_a_question_about_an_image(tmp_path):
     from omni_tiny import lit_config, write_lit_checkpoint, write_snac
-
     from omnitalk.omni.checkpoint import CheckpointError
-    from omnitalk.omni.decoding import DecodingOptions
-    from omnitalk.omni.inference import AnswerDone, OmniInference, OmniPaths, OmniSettings
+    from omnitalk.omni.inference import AnswerDone, OmniInference
+    from omnitalk.omni.settings import DecodingOptions, OmniPaths, OmniSettings
 
     write_lit_checkpoint(tmp_path, lit_config(vision=True))
     write_openai_whisper(tmp_path / "small.pt")

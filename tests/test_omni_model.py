@@ -13,9 +13,9 @@ import math
 import pytest
 import torch
 import yaml
-from omni_tiny import lit_config, lit_state, write_lit_checkpoint
 from torch.nn import functional as F
 
+from omni_tiny import lit_config, lit_state, write_lit_checkpoint
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import CheckpointError, export_safetensors, load_checkpoint
 from omnitalk.omni.config import OmniConfigError

@@ -9,14 +9,15 @@ import shutil
 import numpy as np
 import pytest
 import torch
+
 from conftest import FIXTURES
 from omni_tiny import lit_config, write_lit_checkpoint, write_openai_whisper, write_snac
-
 from omnitalk.audio.io import load_audio
 from omnitalk.codec.snac import decode_frames, load_snac
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import export_safetensors, load_checkpoint
-from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference, OmniPaths, OmniSettings
+from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference
+from omnitalk.omni.settings import OmniPaths, OmniSettings
 from omnitalk.omni.targets import answer_rows, stream_losses, training_example
 from omnitalk.omni.whisper import WhisperFeatures
 

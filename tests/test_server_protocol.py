@@ -905,7 +905,8 @@ def _openai_assistant(base_url: str, timeout_s: float = 5.0) -> FakeAssistant:
     config = LLMConfig(backend="openai", model="test-model", base_url=base_url,
                        timeout_s=timeout_s)
     llm = registry.create("llm", config)
-    return FakeAssistant(AssistantConfig(), ScriptedASR(), CascadeResponder(llm, SilentTTS()), {})
+    voice = SilentTTS()
+    return FakeAssistant(AssistantConfig(), ScriptedASR(), CascadeResponder(llm, voice), voice, {})
 
 
 def _failed_turn(client: Client, text: str) -> dict:

@@ -10,19 +10,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from omnitalk.agent.events import Event
-from omnitalk.agent.responder import CascadeResponder
+from omnitalk.agent.responder import CascadeResponder, Responder
 from omnitalk.agent.session import Session
 from omnitalk.bench.questions import speak
 from omnitalk.config import AssistantConfig
 from omnitalk.engines import registry
-from omnitalk.engines.base import ASR
+from omnitalk.engines.base import ASR, TTS
 
 
 @dataclass
 class Assistant:
     config: AssistantConfig
     asr: ASR
-    responder: CascadeResponder
+    responder: Responder
+    voice: TTS  # speaks demo questions and warm-ups (and the replies, in the cascade)
     load_seconds: dict[str, float]
     # One partial transcription at a time across sessions: finals keep the ASR's other worker.
     partial_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
@@ -39,19 +40,26 @@ class Assistant:
             return engine
 
         asr = timed("asr", config.asr)
-        llm = timed("llm", config.llm)
         tts = timed("tts", config.tts)
-        responder = CascadeResponder(llm, tts, config.cascade)
+        if config.responder == "omni":
+            from omnitalk.omni.inference import OmniInference
+            from omnitalk.omni.responder import OmniResponder
+
+            start = time.perf_counter()
+            responder: Responder = OmniResponder(OmniInference.load(config.omni))
+            seconds["omni"] = round(time.perf_counter() - start, 2)
+        else:
+            responder = CascadeResponder(timed("llm", config.llm), tts, config.cascade)
         if warm_up:
             start = time.perf_counter()
             responder.warm_up()
             # The first transcription of real speech is slow (allocations): do it now, on two
             # threads at once so that both of the ASR engine's workers are warm.
-            hello = speak(responder.tts, "Hello, how are you today?")
+            hello = speak(tts, "Hello, how are you today?")
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(asr.transcribe, [hello, hello]))
             seconds["warm_up"] = round(time.perf_counter() - start, 2)
-        return cls(config, asr, responder, seconds)
+        return cls(config, asr, responder, tts, seconds)
 
     def new_session(self, on_event: Callable[[Event], None] | None = None) -> Session:
         """A fresh conversation; the VAD is per session because it carries recurrent state."""

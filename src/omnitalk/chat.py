@@ -41,7 +41,7 @@ def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
         config.session.turn.barge_in_ms = 0
     assistant = Assistant.load(config)
     playback: queue.Queue[np.ndarray | None] = queue.Queue()
-    speaker_rate = assistant.responder.tts.sample_rate
+    speaker_rate = assistant.responder.sample_rate
 
     def on_event(event: ev.Event) -> None:
         match event:

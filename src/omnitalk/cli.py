@@ -23,6 +23,17 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--asr-model", help="CTranslate2 Whisper folder")
     group.add_argument("--tts-voice", help="Piper .onnx voice (its .onnx.json beside it)")
     group.add_argument("--system-prompt", help="replace the spoken-answer system prompt")
+    omni = parser.add_argument_group("end-to-end model (--responder omni)")
+    omni.add_argument("--responder", choices=["cascade", "omni"],
+                      help="who answers: the cascade (default) or an end-to-end talker")
+    omni.add_argument("--checkpoint", help="Mini-Omni / Mini-Omni2 folder (lit_model.pth, "
+                      "model_config.yaml, tokenizer.json) or an omnitalk export; implies omni")
+    omni.add_argument("--whisper", help="Whisper encoder: OpenAI small.pt or a transformers "
+                      "folder (default CHECKPOINT/small.pt)")
+    omni.add_argument("--snac", help="SNAC 24 kHz folder with config.json and pytorch_model.bin "
+                      "(default CHECKPOINT/snac)")
+    omni.add_argument("--omni-precision", choices=["fp32", "bf16", "int8"],
+                      help="fp32 (reference numerics), bf16, or int8 weights (default int8)")
     turn = parser.add_argument_group("turn-taking")
     turn.add_argument("--silence-ms", type=int, help="silence that ends a turn (default 500)")
     turn.add_argument("--min-speech-ms", type=int, help="shortest speech that is a turn (250)")
@@ -44,6 +55,11 @@ def _config_from(args: argparse.Namespace):
         (config.session.turn, "silence_ms", args.silence_ms),
         (config.session.turn, "min_speech_ms", args.min_speech_ms),
         (config.session.turn, "threshold", args.vad_threshold),
+        (config, "responder", args.responder or ("omni" if args.checkpoint else None)),
+        (config.omni.paths, "checkpoint", args.checkpoint),
+        (config.omni.paths, "whisper", args.whisper),
+        (config.omni.paths, "snac", args.snac),
+        (config.omni, "precision", args.omni_precision),
     ]
     for target, name, value in overrides:
         if value is not None:
@@ -83,7 +99,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
     assistant = _load_assistant(args)
     if args.demo:
         for question in QUESTIONS[:2]:
-            turns.append(speak(assistant.responder.tts, question))
+            turns.append(speak(assistant.voice, question))
             names.append(f"demo: {question}")
     feeder = Feeder(realtime=not args.fast)
     session = feeder.session = assistant.new_session(on_event=feeder.on_event)

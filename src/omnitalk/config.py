@@ -14,16 +14,22 @@ from typing import Any
 from omnitalk.agent.responder import CascadeConfig
 from omnitalk.agent.session import SessionConfig
 from omnitalk.engines.base import ASRConfig, LLMConfig, TTSConfig, VADConfig
+from omnitalk.omni.settings import OmniSettings
+
+RESPONDERS = ("cascade", "omni")
 
 
 @dataclass
 class AssistantConfig:
+    # "cascade": VAD -> ASR -> LLM -> TTS; "omni": an end-to-end talker answers from the audio.
+    responder: str = "cascade"
     vad: VADConfig = field(default_factory=VADConfig)
     asr: ASRConfig = field(default_factory=ASRConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    omni: OmniSettings = field(default_factory=OmniSettings)
 
 
 class ConfigError(ValueError):
@@ -41,6 +47,8 @@ def load_config(path: str | Path | None = None) -> AssistantConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML ({error})") from None
     _apply(config, data, str(path))
+    if config.responder not in RESPONDERS:
+        raise ConfigError(f"{path}: responder must be one of {', '.join(RESPONDERS)}")
     return config
 
 

@@ -42,6 +42,11 @@ class ReplySink(Protocol):
 
 
 class Responder(Protocol):
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the reply audio it sends."""
+        ...
+
     def warm_up(self) -> None: ...
 
     def respond(
@@ -70,6 +75,10 @@ class CascadeResponder:
         self.llm = llm
         self.tts = tts
         self.config = config or CascadeConfig()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.tts.sample_rate
 
     def warm_up(self) -> None:
         self.llm.warm_up([self._system(), ChatMessage("user", "Hello.")])

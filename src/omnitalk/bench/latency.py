@@ -30,7 +30,7 @@ def run(
     inputs = []
     if fixtures is not None:
         inputs += [(path.name, load_audio(path)) for path, _ in read_fixtures(fixtures)]
-    tts = assistant.responder.tts
+    tts = assistant.voice
     inputs += [(f"synthetic: {q}", speak(tts, q)) for q in QUESTIONS]
     columns: dict[str, list[float]] = {stage: [] for stage in STAGES}
     for _name, audio in track(inputs * rounds, description="playing inputs"):

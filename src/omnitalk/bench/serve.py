@@ -36,7 +36,7 @@ def wait_until_idle(base: str) -> None:
 
 def question_pcm(assistant: Assistant, text: str) -> bytes:
     """The spoken question as PCM16 at 16 kHz, trimmed to its first and last speech sample."""
-    audio = speak(assistant.responder.tts, text, RATE, lead_in_s=0.0)
+    audio = speak(assistant.voice, text, RATE, lead_in_s=0.0)
     loud = np.flatnonzero(np.abs(audio) > 0.02 * np.abs(audio).max())
     return float_to_pcm16(audio[loud[0]:loud[-1] + 1])
 

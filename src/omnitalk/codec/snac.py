@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from omnitalk.engines.base import EngineError
 from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME, frames_to_codes
 
 CONFIG = "config.json"
 WEIGHTS = "pytorch_model.bin"
 
 
-class CodecError(ValueError):
+class CodecError(EngineError):
     pass
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from omnitalk.engines.base import EngineError
 from omnitalk.omni.config import OmniConfig
 from omnitalk.omni.model import OmniModel
 
@@ -34,7 +35,7 @@ TOKENIZER = "tokenizer.json"
 TOKENIZER_FILES = (TOKENIZER, "tokenizer_config.json")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(EngineError):
     pass
 
 
@@ -56,7 +57,8 @@ def _check_shapes(found: dict[str, torch.Tensor], expected: dict[str, tuple[int,
                   source: Path, optional: frozenset[str] = frozenset()) -> None:
     missing = [k for k in expected if k not in found and k not in optional]
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
         raise CheckpointError(f"{source}: missing tensor {shown}")
     unexpected = sorted(set(found) - set(expected))
     if unexpected:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from omnitalk.engines.base import EngineError
 from omnitalk.omni.layout import AUDIO_BASE, AUDIO_STRIDE, VOCAB
 
 
-class OmniConfigError(ValueError):
+class OmniConfigError(EngineError):
     pass
 
 

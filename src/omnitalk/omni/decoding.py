@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,33 +35,7 @@ from omnitalk.omni.layout import (
     Prompt,
     audio_id,
 )
-
-
-@dataclass
-class Sampling:
-    """How one stream's token is drawn. temperature 0 (or top_k 1) is greedy: the reference's."""
-
-    temperature: float = 0.0
-    top_k: int = 0  # 0: no top-k cut
-    top_p: float = 1.0
-
-    def check(self) -> None:
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError(f"invalid sampling settings: {self} (temperature >= 0, "
-                             "0 < top_p <= 1, top_k >= 0)")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0 or self.top_k == 1
-
-
-@dataclass
-class DecodingOptions:
-    text: Sampling = field(default_factory=Sampling)
-    audio: Sampling = field(default_factory=Sampling)
-    # One step is one 85.3 ms audio frame; the context (block_size) bounds it too.
-    max_steps: int = 1024
-    seed: int | None = None
+from omnitalk.omni.settings import DecodingOptions, Sampling
 
 
 @dataclass(frozen=True)
@@ -162,7 +136,7 @@ def decode(
         raise ValueError(f"a {ids.shape[-1]}-token prompt leaves no room in the "
                          f"{model.config.block_size}-token context")
     generator = None
-    if options.seed is not None:
+    if options.seed >= 0:
         generator = torch.Generator(device=model.device).manual_seed(options.seed)
     pad_audio = torch.tensor([audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
                              device=model.device)

@@ -25,37 +25,13 @@ from omnitalk.omni.decoding import (
     BATCH_PARALLEL,
     SPEECH,
     TEXT_ONLY,
-    DecodingOptions,
     FrameAssembler,
     Plan,
     decode,
 )
 from omnitalk.omni.quantize import PRECISIONS, set_precision
+from omnitalk.omni.settings import OmniSettings
 from omnitalk.omni.whisper import WhisperFeatures
-
-
-@dataclass
-class OmniPaths:
-    """Where the parts are; empty means the usual place inside the checkpoint folder."""
-
-    checkpoint: str = ""  # lit_model.pth + model_config.yaml + tokenizer.json, or an export
-    whisper: str = ""  # OpenAI small.pt or a transformers Whisper folder (<checkpoint>/small.pt)
-    snac: str = ""  # folder with config.json + pytorch_model.bin (<checkpoint>/snac)
-    clip: str = ""  # OpenAI ViT-B-32.pt, Mini-Omni2 only (<checkpoint>/ViT-B-32.pt)
-
-
-@dataclass
-class OmniSettings:
-    paths: OmniPaths = field(default_factory=OmniPaths)
-    # fp32 is the reference numerics; bf16 and int8 (weights) are 2x and 4x less to read a step.
-    precision: str = "int8"
-    # Mini-Omni's streaming mode: a text-only twin writes the text that the speech follows.
-    batch_parallel: bool = True
-    decoding: DecodingOptions = field(default_factory=DecodingOptions)
-    chunk_frames: int = 4  # SNAC frames per audio chunk (4 = 341 ms)
-    context_frames: int = 3  # frames decoded before each chunk, then cropped
-    lookahead_frames: int = 1  # frames held back so each chunk's end has right context
-    threads: int = 2
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,6 @@ class OmniModel(nn.Module):
         return self.head.audio(hidden).unflatten(-1, (AUDIO_LAYERS, AUDIO_STRIDE))
 
     def forward(self, ids: torch.Tensor, **features) -> tuple[torch.Tensor, torch.Tensor]:
-        """Whole-sequence logits (training and checks): text [B, T, 152000], audio [B, T, 7, 4160]."""
+        """Whole-sequence logits: text [B, T, 152000] and audio [B, T, 7, 4160]."""
         hidden = self.hidden(self.embed(ids, **features))
         return self.text_logits(hidden), self.audio_logits(hidden)

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from omnitalk.engines.base import EngineError
 
-class VisionLoadError(ValueError):
+
+class VisionLoadError(EngineError):
     pass
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from omnitalk.engines.base import EngineError
 from omnitalk.omni.layout import MAX_WHISPER_FRAMES, whisper_frames
 
 SAMPLE_RATE = 16000
@@ -33,7 +34,7 @@ _OPENAI_TO_HF = (
 )
 
 
-class WhisperLoadError(ValueError):
+class WhisperLoadError(EngineError):
     pass
 
 
