@@ -25,38 +25,44 @@ from omnitalk.omni.targets import answer_rows
 
 
 class ScriptedTalker:
-    """Stands in for the model: at step s it prefers script[s] in every stream it is asked for.
+    """Stands in for the model: at step s it prefers rows[s] in every stream it is asked for.
 
-    It records the ids fed at each step, so the feedback rules can be checked.
+    It records the ids fed after the prompt (one entry per step), so that the feedback rules
+    can be checked.
     """
 
     config = OmniConfig(n_layer=1, n_embd=8, n_head=1, n_query_groups=1, head_size=8,
                         intermediate_size=8, block_size=64)
     device = torch.device("cpu")
 
-    def __init__(self, rows: np.ndarray) -> None:
+    def __init__(self, rows: np.ndarray, prompt_length: int) -> None:
         self.rows = rows  # [8, S] global ids: what each stream should emit at each step
+        self.prompt_length = prompt_length
+        self.seen = 0  # positions fed so far
         self.fed: list[torch.Tensor] = []
 
     def embed(self, ids, **features):
-        self.fed.append(ids)
+        if self.seen >= self.prompt_length:
+            self.fed.append(ids)
+        self.seen += ids.shape[-1]
         return ids
 
     def hidden(self, ids, cache=None):
-        step = len(self.fed) - 1  # prefill -> step 0, then one more per call
+        step = self.seen - self.prompt_length  # the step the last position's logits emit
         return torch.full((ids.shape[0], ids.shape[-1], 1), float(step))
 
+    def _step(self, hidden) -> int:
+        return min(int(hidden.reshape(-1)[0]), self.rows.shape[1] - 1)
+
     def text_logits(self, hidden):
-        step = int(hidden.reshape(-1)[0])
         logits = torch.zeros(lo.AUDIO_BASE)
-        logits[self.rows[lo.TEXT_STREAM, min(step, self.rows.shape[1] - 1)]] = 1.0
+        logits[self.rows[lo.TEXT_STREAM, self._step(hidden)]] = 1.0
         return logits
 
     def audio_logits(self, hidden):
-        step = min(int(hidden.reshape(-1)[0]), self.rows.shape[1] - 1)
         logits = torch.zeros(lo.AUDIO_LAYERS, lo.AUDIO_STRIDE)
         for layer in range(lo.AUDIO_LAYERS):
-            logits[layer, lo.audio_local(self.rows[layer, step], layer)] = 1.0
+            logits[layer, lo.audio_local(self.rows[layer, self._step(hidden)], layer)] = 1.0
         return logits
 
 
@@ -65,8 +71,9 @@ CODES = np.arange(5 * 7).reshape(5, 7) * 100
 
 
 def test_speech_stops_when_the_last_layer_ends_and_text_turns_to_none_after_eot():
-    talker = ScriptedTalker(answer_rows(TEXT, CODES))
-    steps = list(decode(talker, [lo.speech_prompt(lo.Task.A1A2, 3)], SPEECH))
+    prompt = lo.speech_prompt(lo.Task.A1A2, 3)
+    talker = ScriptedTalker(answer_rows(TEXT, CODES), prompt.length)
+    steps = list(decode(talker, [prompt], SPEECH))
     assert len(steps) == len(CODES) + 7  # the step where layer 6 emits eoa is not yielded
     assert [s.text for s in steps[:4]] == [*TEXT, lo.EOT]
     assert all(s.text is None for s in steps[4:])
@@ -74,18 +81,19 @@ def test_speech_stops_when_the_last_layer_ends_and_text_turns_to_none_after_eot(
     frames = [f for s in steps if (f := assembler.push(s.audio)) is not None]
     np.testing.assert_array_equal(np.stack(frames), CODES)
     # After eot the text fed back is pad_t; audio feedback is the sampled tokens, layer-shifted.
-    fed = [ids[0, :, 0] for ids in talker.fed[1:]]
+    fed = [ids[0, :, 0] for ids in talker.fed]
     assert [int(f[lo.TEXT_STREAM]) for f in fed[3:]] == [lo.EOT] + [lo.PAD_T] * (len(fed) - 4)
     for index, ids in enumerate(fed):
         np.testing.assert_array_equal(ids[:7].numpy(), talker.rows[:7, index])
 
 
 def test_text_only_stops_at_eot_without_yielding_it():
-    talker = ScriptedTalker(answer_rows(TEXT))
-    steps = list(decode(talker, [lo.speech_prompt(lo.Task.A1T2, 3)], TEXT_ONLY))
+    prompt = lo.speech_prompt(lo.Task.A1T2, 3)
+    talker = ScriptedTalker(answer_rows(TEXT), prompt.length)
+    steps = list(decode(talker, [prompt], TEXT_ONLY))
     assert [s.text for s in steps] == TEXT
     assert all(s.audio is None for s in steps)
-    for ids in talker.fed[1:]:  # every audio stream is fed pad_a
+    for ids in talker.fed:  # every audio stream is fed pad_a
         assert [int(lo.audio_local(ids[0, layer, 0], layer)) for layer in range(7)] == \
             [lo.PAD_A] * 7
 
@@ -98,11 +106,11 @@ def test_batch_parallel_text_comes_from_row_1_and_is_fed_to_both_rows():
             assert hidden.shape == (1,), "text is read from one row only"
             return super().text_logits(hidden)
 
-    talker = TwoRows(rows)
     speech, text = lo.batch_speech_prompt(3)
+    talker = TwoRows(rows, speech.length)
     steps = list(decode(talker, [speech, text], BATCH_PARALLEL))
     assert [s.text for s in steps[:3]] == TEXT
-    for index, ids in enumerate(talker.fed[1:]):
+    for index, ids in enumerate(talker.fed):
         assert int(ids[0, lo.TEXT_STREAM, 0]) == int(ids[1, lo.TEXT_STREAM, 0])
         np.testing.assert_array_equal(ids[0, :7, 0].numpy(), rows[:7, index])
         assert [int(lo.audio_local(ids[1, layer, 0], layer)) for layer in range(7)] == \
@@ -112,15 +120,16 @@ def test_batch_parallel_text_comes_from_row_1_and_is_fed_to_both_rows():
 def test_max_steps_context_and_cancel_end_decoding():
     rows = answer_rows(TEXT * 20, CODES)
     prompt = lo.speech_prompt(lo.Task.A1A2, 3)
-    assert len(list(decode(ScriptedTalker(rows), [prompt], SPEECH,
+    assert len(list(decode(ScriptedTalker(rows, 6), [prompt], SPEECH,
                            DecodingOptions(max_steps=5)))) == 5
     # The context (block_size 64) bounds the answer: a 6-token prompt leaves 58 steps.
-    assert len(list(decode(ScriptedTalker(answer_rows(TEXT * 30)), [prompt], TEXT_ONLY))) == 58
+    assert len(list(decode(ScriptedTalker(answer_rows(TEXT * 30), 6), [prompt],
+                           TEXT_ONLY))) == 58
     with pytest.raises(ValueError, match="leaves no room"):
-        list(decode(ScriptedTalker(rows), [lo.speech_prompt(lo.Task.A1A2, 70)], SPEECH))
+        list(decode(ScriptedTalker(rows, 73), [lo.speech_prompt(lo.Task.A1A2, 70)], SPEECH))
     cancel = threading.Event()
     steps = []
-    for step in decode(ScriptedTalker(rows), [prompt], SPEECH, cancel=cancel):
+    for step in decode(ScriptedTalker(rows, 6), [prompt], SPEECH, cancel=cancel):
         steps.append(step)
         if len(steps) == 2:
             cancel.set()
@@ -142,18 +151,23 @@ def test_sampling_settings():
          for _ in range(3)]
     assert len(set(a)) == 1  # a seed repeats its draw
     with pytest.raises(ValueError, match="invalid sampling"):
-        list(decode(ScriptedTalker(answer_rows(TEXT)), [lo.speech_prompt(lo.Task.A1T2, 3)],
+        list(decode(ScriptedTalker(answer_rows(TEXT), 6), [lo.speech_prompt(lo.Task.A1T2, 3)],
                     TEXT_ONLY, DecodingOptions(text=Sampling(top_p=0.0))))
 
 
-def test_the_kv_cache_decode_matches_one_whole_sequence_forward(tmp_path):
-    """Streaming (cached, step by step) and offline (one pass) decoding pick the same tokens."""
+@pytest.mark.parametrize("same_features", [True, False])
+def test_the_kv_cache_decode_matches_one_whole_sequence_forward(tmp_path, same_features):
+    """Streaming (cached, step by step) and offline (one pass) decoding pick the same tokens.
+
+    With the same features in both rows (the real batch-parallel case) the shared prompt is
+    prefilled once and its cache copied; with different ones each row is prefilled.
+    """
     write_lit_checkpoint(tmp_path, lit_config())
     model = load_checkpoint(tmp_path).model
     speech, text = lo.batch_speech_prompt(4)
     g = torch.Generator().manual_seed(5)
-    features = {"audio_features": torch.randn(2, 4, 32, generator=g),
-                "audio_positions": speech.audio_positions}
+    audio = torch.randn(1 if same_features else 2, 4, 32, generator=g).expand(2, -1, -1)
+    features = {"audio_features": audio, "audio_positions": speech.audio_positions}
     steps = list(decode(model, [speech, text], BATCH_PARALLEL, DecodingOptions(max_steps=12),
                         features))
     assert len(steps) == 12

@@ -149,6 +149,17 @@ def test_export_to_safetensors_loads_back_identically(tiny, tmp_path):
         assert not any("lm_head" in key for key in f.keys())
 
 
+def test_export_cli_writes_a_whole_checkpoint_folder(tiny, tmp_path, capsys):
+    from omnitalk.cli import main
+
+    folder, _, _ = tiny
+    assert main(["export", str(folder), str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+    assert load_checkpoint(tmp_path / "out").model.config == load_checkpoint(folder).model.config
+    assert main(["export", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
+    assert "checkpoint folder not found" in capsys.readouterr().err
+
+
 def test_the_embedding_wins_when_the_stored_head_differs(tmp_path, caplog):
     config = lit_config()
     state = lit_state(config)

@@ -214,6 +214,29 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from rich.console import Console
+
+    from omnitalk.omni.checkpoint import export_safetensors, load_checkpoint
+
+    console = Console(stderr=True)
+    with console.status(f"loading {args.checkpoint}..."):
+        checkpoint = load_checkpoint(args.checkpoint)
+    out = export_safetensors(checkpoint, args.out_dir)
+    # The encoders and the codec travel with the talker, so the export is a whole --checkpoint.
+    for name in ("small.pt", "whisper", "snac", "ViT-B-32.pt"):
+        source, target = args.checkpoint / name, out / name
+        if source.is_dir() and not target.exists():
+            shutil.copytree(source, target)
+        elif source.is_file() and not target.exists():
+            shutil.copyfile(source, target)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+    console.print(f"wrote {out} ({size:.0f} MB): load it with --checkpoint {out}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "asr":
         from omnitalk.bench import asr
@@ -244,6 +267,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         serve.run(_load_assistant(args), sessions, rounds=rounds)
+    elif args.what == "omni":
+        from omnitalk.bench import omni
+
+        precisions = [p for p in args.precisions.split(",") if p]
+        if not precisions or set(precisions) - {"fp32", "bf16", "int8"}:
+            print("omnitalk bench: --precisions wants a list from fp32,bf16,int8",
+                  file=sys.stderr)
+            return 2
+        omni.run(precisions, threads=args.threads, question_seconds=args.question_seconds)
     return 0
 
 
@@ -286,11 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_flags(serve)
     serve.set_defaults(run=cmd_serve)
 
+    export = verbs.add_parser(
+        "export", help="convert a Mini-Omni checkpoint folder to safetensors",
+        description="Read a released Mini-Omni / Mini-Omni2 folder (lit_model.pth, "
+        "model_config.yaml, tokenizer.json) and write model.safetensors (the tied head stored "
+        "once), omni_config.json and the tokenizer, plus any small.pt, snac/ or ViT-B-32.pt.")
+    export.add_argument("checkpoint", type=Path, help="the released checkpoint folder")
+    export.add_argument("out_dir", type=Path, help="where to write the export")
+    export.set_defaults(run=cmd_export)
+
     models = verbs.add_parser("models", help="list the packaged models and where their files are")
     models.set_defaults(run=cmd_models)
 
-    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed, serving")
-    bench.add_argument("what", choices=["latency", "asr", "llm", "serve"])
+    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed, serving, "
+                             "end-to-end talker speed")
+    bench.add_argument("what", choices=["latency", "asr", "llm", "serve", "omni"])
     bench.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
                        help="folder with audio files and transcripts.tsv")
     bench.add_argument("--fast", action="store_true", help="latency: do not play in real time")
@@ -301,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve: concurrent session counts to measure (default 1,2,4,8)")
     bench.add_argument("--repeats", type=int, default=3, help="asr/llm: runs per item")
     bench.add_argument("--plot", type=Path, help="latency: write a PNG chart here")
+    bench.add_argument("--precisions", default="fp32,bf16,int8",
+                       help="omni: talker precisions to measure (default fp32,bf16,int8)")
+    bench.add_argument("--threads", type=int, default=2, help="omni: torch threads (default 2)")
+    bench.add_argument("--question-seconds", type=float, default=3.0,
+                       help="omni: length of the spoken question (default 3)")
     _engine_flags(bench)
     bench.set_defaults(run=cmd_bench)
     return parser

@@ -25,6 +25,13 @@ from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME, frames_to_codes
 
 CONFIG = "config.json"
 WEIGHTS = "pytorch_model.bin"
+# hubertsiuzdak/snac_24khz's config.json: the codec Mini-Omni speaks with.
+SNAC_24KHZ = {
+    "sampling_rate": 24000, "encoder_dim": 48, "encoder_rates": [2, 4, 8, 8],
+    "decoder_dim": 1024, "decoder_rates": [8, 8, 4, 2], "attn_window_size": None,
+    "codebook_size": 4096, "codebook_dim": 8, "vq_strides": [4, 2, 1], "noise": True,
+    "depthwise": True,
+}
 
 
 class CodecError(EngineError):
@@ -34,11 +41,9 @@ class CodecError(EngineError):
 def load_snac(folder: str | Path, dtype: torch.dtype = torch.float32):
     """A SNAC model from `config.json` + `pytorch_model.bin` (the layout of the HF release).
 
-    Weight normalisation is folded into the weights: it only matters for training, and
-    folding it halves the decoding time here.
+    Weight normalisation is folded into the weights: folding halves the decoding time here.
     """
     from snac import SNAC
-    from torch.nn.utils import parametrize
 
     folder = Path(folder)
     for name, what in ((CONFIG, "the codec's settings"), (WEIGHTS, "the codec's weights")):
@@ -55,10 +60,17 @@ def load_snac(folder: str | Path, dtype: torch.dtype = torch.float32):
         model.load_state_dict(state)
     except Exception as error:
         raise CodecError(f"{folder / WEIGHTS}: does not fit the config ({error})") from None
-    for module in model.modules():
+    return for_inference(model, dtype)
+
+
+def for_inference(snac, dtype: torch.dtype = torch.float32):
+    """Fold weight normalisation into the weights (it only matters for training) and cast."""
+    from torch.nn.utils import parametrize
+
+    for module in snac.modules():
         if parametrize.is_parametrized(module, "weight"):
             parametrize.remove_parametrizations(module, "weight")
-    return model.to(dtype).eval()
+    return snac.to(dtype).eval()
 
 
 def decode_frames(snac, frames: np.ndarray) -> np.ndarray:

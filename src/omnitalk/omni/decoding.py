@@ -92,16 +92,39 @@ class Talker:
         self.length = 0
 
     def prefill(self, ids: torch.Tensor, **features) -> torch.Tensor:
-        """ids [B, 8, P] -> hidden state at the last position [B, H]."""
-        hidden = self.model.hidden(self.model.embed(ids, **features), self.cache)
+        """ids [B, 8, P] -> hidden state at the last position [B, H].
+
+        Batch-parallel prompts differ only in their last token: the shared part is run once
+        and its cache copied to every row (half the prefill of Mini-Omni's streaming mode).
+        """
         self.length = ids.shape[-1]
-        return hidden[:, -1]
+        if _shares_all_but_last(ids, features):
+            first = {k: v[:1] if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+            self.model.hidden(self.model.embed(ids[:1, :, :-1], **first), self.cache)
+            self.cache.batch_repeat_interleave(ids.shape[0])
+            return self.model.hidden(self.model.embed(ids[:, :, -1:]), self.cache)[:, -1]
+        return self.model.hidden(self.model.embed(ids, **features), self.cache)[:, -1]
 
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [B, 8] for the next position -> its hidden state [B, H]."""
         hidden = self.model.hidden(self.model.embed(ids[:, :, None]), self.cache)
         self.length += 1
         return hidden[:, -1]
+
+
+def _shares_all_but_last(ids: torch.Tensor, features: dict) -> bool:
+    """Whether every row has the same ids and features up to the last position."""
+    if ids.shape[0] == 1 or ids.shape[-1] < 2:
+        return False
+    head = ids[:, :, :-1]
+    if not torch.equal(head, head[:1].expand_as(head)):
+        return False
+    for value in features.values():
+        if isinstance(value, slice) and value.stop > ids.shape[-1] - 1:
+            return False
+        if isinstance(value, torch.Tensor) and not torch.equal(value, value[:1].expand_as(value)):
+            return False
+    return True
 
 
 def stack_prompts(prompts: Sequence[Prompt]) -> torch.Tensor:

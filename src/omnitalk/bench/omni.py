@@ -1,0 +1,179 @@
+"""`omnitalk bench omni`: can a Mini-Omni-sized talker speak in real time on this machine?
+
+Builds a randomly initialised talker of the released shape (Qwen2-0.5B body, 181,120-wide
+vocabulary), a random Whisper-small encoder and a random SNAC 24 kHz codec, and measures, per
+precision: decoding steps per second at batch 1 (speech) and batch 2 (Mini-Omni's
+batch-parallel streaming mode), where a step's time goes, SNAC's real-time factor, the time from
+a spoken question to the first audio chunk, and peak memory. Random weights cost what trained
+ones cost; only the words are nonsense. Each precision runs in a fresh process, so that its
+peak memory is its own.
+
+One step is one 85.3 ms audio frame: real time means at most 85.3 ms per batch-2 step,
+including its share of SNAC decoding (one chunk per `chunk_frames` steps), i.e. 11.72 steps/s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from rich.table import Table
+
+from omnitalk.bench.report import print_report
+
+FRAME_MS = 2048 / 24000 * 1000  # 85.33 ms of audio per step
+STEPS = 48
+
+
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def _timed_steps(iterator, skip: int = 3) -> list[float]:
+    """Seconds between consecutive items of a decoding iterator (the first `skip` dropped)."""
+    stamps = [time.perf_counter()]
+    for _ in iterator:
+        stamps.append(time.perf_counter())
+    return list(np.diff(stamps))[skip:]
+
+
+def _placeholder_tokenizer():
+    """An empty byte-level BPE: the random model's text ids decode to nothing, at real cost."""
+    from tokenizers import Tokenizer, decoders, models
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def measure(precision: str, threads: int, question_seconds: float, seed: int) -> dict:
+    """Everything for one precision; runs in its own process."""
+    import torch
+    from snac import SNAC
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    from omnitalk.codec.snac import SNAC_24KHZ, StreamingSnacDecoder, for_inference
+    from omnitalk.omni import layout as lo
+    from omnitalk.omni.config import OmniConfig
+    from omnitalk.omni.decoding import BATCH_PARALLEL, SPEECH, Talker, decode
+    from omnitalk.omni.inference import AudioChunk, OmniInference
+    from omnitalk.omni.model import OmniModel
+    from omnitalk.omni.quantize import set_precision
+    from omnitalk.omni.settings import DecodingOptions, OmniSettings
+    from omnitalk.omni.whisper import WhisperFeatures
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    dtype = torch.float32 if precision == "fp32" else torch.bfloat16
+    torch.set_default_dtype(dtype)  # built as the loader builds it: in the working precision
+    model = set_precision(OmniModel(OmniConfig()).eval(), precision)
+    torch.set_default_dtype(torch.float32)
+    encoder = WhisperEncoder(WhisperConfig(num_mel_bins=80, d_model=768, encoder_layers=12,
+                                           encoder_attention_heads=12, encoder_ffn_dim=3072,
+                                           max_source_positions=1500))
+    whisper = WhisperFeatures(encoder, 80, dtype)
+    snac = for_inference(SNAC(**SNAC_24KHZ), dtype)
+    settings = OmniSettings(precision=precision, decoding=DecodingOptions(max_steps=STEPS))
+    inference = OmniInference(model, _placeholder_tokenizer(), whisper, snac, settings)
+    weights_mb = sum(t.numel() * t.element_size()
+                     for t in [*model.parameters(), *model.buffers()]) / 2**20
+
+    frames = lo.whisper_frames(int(question_seconds * 16000))
+    speech, text = lo.batch_speech_prompt(frames)
+    features = torch.randn(2, frames, 768, dtype=dtype)
+    inputs = {"audio_features": features, "audio_positions": speech.audio_positions}
+    options = DecodingOptions(max_steps=STEPS)
+    with torch.inference_mode():
+        batch2 = _timed_steps(decode(model, [speech, text], BATCH_PARALLEL, options, inputs))
+        single = {"audio_features": features[:1], "audio_positions": speech.audio_positions}
+        batch1 = _timed_steps(decode(model, [speech], SPEECH, options, single))
+
+        # Where a batch-2 step goes: the body (with the embedding), and each head slice.
+        talker = Talker(model)
+        hidden = talker.prefill(torch.from_numpy(np.stack([speech.ids, text.ids])), **inputs)
+        step_ids = torch.from_numpy(np.stack([speech.ids[:, -1], text.ids[:, -1]]))
+        parts: dict[str, list[float]] = {"body": [], "text head": [], "audio head": []}
+        for _ in range(12):
+            start = time.perf_counter()
+            hidden = talker.step(step_ids)
+            parts["body"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.text_logits(hidden[1]).argmax()
+            parts["text head"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.audio_logits(hidden[0]).argmax(-1)
+            parts["audio head"].append(time.perf_counter() - start)
+
+    decoder = StreamingSnacDecoder(snac, settings.chunk_frames, settings.context_frames,
+                                   settings.lookahead_frames)
+    chunk_seconds = []
+    for frame in np.random.default_rng(seed).integers(0, 4096, (40, 7)):
+        start = time.perf_counter()
+        if decoder.push(frame) is not None:
+            chunk_seconds.append(time.perf_counter() - start)
+    snac_chunk_ms = _median_ms(chunk_seconds[1:])
+
+    question = (np.random.default_rng(seed).standard_normal(int(question_seconds * 16000))
+                * 0.1).astype(np.float32)
+    first_audio = []
+    for _ in range(2):  # the first run warms allocations up; the second is reported
+        start = time.perf_counter()
+        for event in inference.answer(question):
+            if isinstance(event, AudioChunk):
+                first_audio.append(time.perf_counter() - start)
+                break
+    encode_start = time.perf_counter()
+    whisper(question)
+    encode_ms = (time.perf_counter() - encode_start) * 1000
+
+    step_b2 = _median_ms(batch2)
+    return {
+        "precision": precision,
+        "step_b1_ms": _median_ms(batch1),
+        "step_b2_ms": step_b2,
+        "parts_ms": {name: _median_ms(values) for name, values in parts.items()},
+        "snac_chunk_ms": snac_chunk_ms,
+        "snac_rtf": snac_chunk_ms / (settings.chunk_frames * FRAME_MS),
+        "realtime_step_ms": step_b2 + snac_chunk_ms / settings.chunk_frames,
+        "whisper_ms": encode_ms,
+        "first_audio_ms": first_audio[-1] * 1000,
+        "weights_mb": weights_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "prompt_tokens": speech.length,
+    }
+
+
+def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
+        seed: int = 0) -> list[dict]:
+    results = []
+    context = multiprocessing.get_context("spawn")
+    for precision in precisions:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            print(f"measuring {precision} (a random 0.5B talker is built first)...", flush=True)
+            results.append(pool.submit(measure, precision, threads, question_seconds,
+                                       seed).result())
+    prompt = results[0]["prompt_tokens"] if results else 0
+    table = Table(title=f"Mini-Omni-sized talker, {threads} threads, a {question_seconds:g} s "
+                  f"question ({prompt}-token prompt), medians; real time = "
+                  f"{FRAME_MS:.1f} ms per step ({1000 / FRAME_MS:.2f} steps/s)")
+    for name in ("precision", "steps/s b1", "steps/s b2", "b2 step ms", "body / text / audio "
+                 "head ms", "SNAC chunk ms (RTF)", "b2 step + SNAC ms", "real time?",
+                 "Whisper ms", "first audio ms", "weights MB", "peak RSS MB"):
+        table.add_column(name, justify="left" if name == "precision" else "right")
+    for r in results:
+        parts = r["parts_ms"]
+        table.add_row(
+            r["precision"], f"{1000 / r['step_b1_ms']:.1f}", f"{1000 / r['step_b2_ms']:.1f}",
+            f"{r['step_b2_ms']:.1f}",
+            f"{parts['body']:.1f} / {parts['text head']:.1f} / {parts['audio head']:.1f}",
+            f"{r['snac_chunk_ms']:.0f} ({r['snac_rtf']:.2f})", f"{r['realtime_step_ms']:.1f}",
+            "yes" if r["realtime_step_ms"] <= FRAME_MS else "no", f"{r['whisper_ms']:.0f}",
+            f"{r['first_audio_ms']:.0f}", f"{r['weights_mb']:.0f}", f"{r['peak_rss_mb']:.0f}",
+        )
+    print_report(table)
+    return results
