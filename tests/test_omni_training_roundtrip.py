@@ -52,7 +52,7 @@ def trained(tmp_path_factory):
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
-    final = {name: float(loss) for name, loss in losses.items()}
+    final = {name: float(loss.detach()) for name, loss in losses.items()}
     folder = export_safetensors(checkpoint, work / "trained")
     shutil.copy(work / "small.pt", folder / "small.pt")
     shutil.copytree(work / "snac", folder / "snac")

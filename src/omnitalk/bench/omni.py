@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 
 from omnitalk.bench.report import print_report
@@ -148,6 +149,42 @@ def measure(precision: str, threads: int, question_seconds: float, seed: int) ->
     }
 
 
+def chunk_edges(seed: int = 0, frames: int = 40) -> Table:
+    """Streamed SNAC audio against one whole-utterance decode, per chunking scheme.
+
+    Random SNAC 24 kHz weights with its noise blocks silenced, so that two decodes of the same
+    codes are comparable; the reference's scheme is context 0, lookahead 0.
+    """
+    import torch
+    from snac import SNAC
+    from snac.layers import NoiseBlock
+
+    from omnitalk.codec.snac import SNAC_24KHZ, StreamingSnacDecoder, decode_frames, for_inference
+
+    torch.manual_seed(seed)
+    snac = SNAC(**SNAC_24KHZ)
+    with torch.no_grad():
+        for module in snac.modules():
+            if isinstance(module, NoiseBlock):
+                module.linear.parametrizations.weight.original0.zero_()
+    snac = for_inference(snac)
+    codes = np.random.default_rng(seed).integers(0, 4096, (frames, 7))
+    whole = decode_frames(snac, codes)
+    table = Table(title=f"Streamed SNAC vs one whole decode ({frames} random frames, chunks of 4)")
+    for name in ("context frames", "lookahead frames", "SNR dB", "max error", "peak"):
+        table.add_column(name, justify="right")
+    for context, lookahead in ((0, 0), (3, 0), (3, 1), (3, 2)):
+        decoder = StreamingSnacDecoder(snac, 4, context, lookahead)
+        chunks = [c for frame in codes if (c := decoder.push(frame)) is not None]
+        if (tail := decoder.flush()) is not None:
+            chunks.append(tail)
+        error = np.concatenate(chunks) - whole
+        snr = 10 * np.log10(np.sum(whole**2) / max(np.sum(error**2), 1e-30))
+        table.add_row(str(context), str(lookahead), f"{snr:.1f}", f"{np.abs(error).max():.4f}",
+                      f"{np.abs(whole).max():.3f}")
+    return table
+
+
 def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
         seed: int = 0) -> list[dict]:
     results = []
@@ -175,5 +212,6 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
             "yes" if r["realtime_step_ms"] <= FRAME_MS else "no", f"{r['whisper_ms']:.0f}",
             f"{r['first_audio_ms']:.0f}", f"{r['weights_mb']:.0f}", f"{r['peak_rss_mb']:.0f}",
         )
-    print_report(table)
+    Console(width=max(120, Console().width)).print(table)
+    print_report(chunk_edges(seed))
     return results

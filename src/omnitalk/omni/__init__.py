@@ -1,1 +1,1 @@
-"""End-to-end speech LMs of the Mini-Omni family: token layout, SNAC code frames (more to come)."""
+"""End-to-end speech LMs of the Mini-Omni family: layout, model, checkpoints, decoding, inference."""
