@@ -1,1 +1,1 @@
-"""End-to-end speech LMs of the Mini-Omni family: layout, model, checkpoints, decoding, inference."""
+"""End-to-end speech LMs (Mini-Omni family): layout, model, checkpoints, decoding, inference."""
