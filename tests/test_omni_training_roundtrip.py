@@ -22,12 +22,14 @@ from omnitalk.omni.targets import answer_rows, stream_losses, training_example
 from omnitalk.omni.whisper import WhisperFeatures
 
 ANSWER = "the capital of france is paris"
+TRANSCRIPT = "what is the capital of france"
 FRAMES = 12
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Train on (speech -> text + codes) as the batch-parallel pair; export; return the folder."""
+    """Train (speech -> text + codes) as the batch-parallel pair, and the same speech's
+    transcript as the ASR task; export; return the folder."""
     torch.manual_seed(0)
     work = tmp_path_factory.mktemp("train")
     write_lit_checkpoint(work / "init", lit_config())
@@ -39,15 +41,19 @@ def trained(tmp_path_factory):
     text = checkpoint.tokenizer.encode(ANSWER).ids
     codes = np.random.default_rng(0).integers(0, lo.SNAC_CODES, (FRAMES, 7))
     speech, text_only = lo.batch_speech_prompt(features.shape[1])
+    asr = lo.speech_prompt(lo.Task.ASR, features.shape[1])
     spoken = answer_rows(text, codes)
+    steps = spoken.shape[1]
+    transcript = checkpoint.tokenizer.encode(TRANSCRIPT).ids
     examples = [training_example(speech, spoken),
-                training_example(text_only, answer_rows(text, steps=spoken.shape[1]))]
+                training_example(text_only, answer_rows(text, steps=steps)),
+                training_example(asr, answer_rows(transcript, steps=steps))]
     inputs = torch.from_numpy(np.stack([e.inputs for e in examples]))
     targets = torch.from_numpy(np.stack([e.targets for e in examples]))
     model = checkpoint.model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
     for _ in range(300):
-        losses = stream_losses(model, inputs, targets, audio_features=features.expand(2, -1, -1),
+        losses = stream_losses(model, inputs, targets, audio_features=features.expand(3, -1, -1),
                                audio_positions=speech.audio_positions)
         optimizer.zero_grad()
         sum(losses.values()).backward()
@@ -92,3 +98,8 @@ def test_the_text_only_task_gives_the_same_text(trained):
     assert not any(isinstance(e, AudioChunk) for e in events)
     assert events[-1].text.strip() == ANSWER
     assert "".join(e.text for e in events[:-1]) == events[-1].text
+
+
+def test_the_asr_task_gives_the_trained_transcript(trained):
+    folder, audio, _, _ = trained
+    assert load(folder).transcribe(audio).strip() == TRANSCRIPT

@@ -51,7 +51,7 @@ class AnswerDone:
     steps: int  # decoding steps after the prefill
     frames: np.ndarray = field(repr=False)  # [n, 7] the SNAC frames spoken (85.3 ms each)
     dropped_frames: int  # frames holding a special token, not decoded
-    seconds: dict[str, float]  # encode, prefill+decode, first text, first audio (from start)
+    seconds: dict[str, float]  # "encode", "first_text", "first_audio" (from the start), "decode"
 
 
 OmniEvent = TextDelta | AudioChunk | AnswerDone
@@ -216,7 +216,7 @@ class OmniInference:
                 yield AudioChunk(tail, speech.sample_rate)
         seconds["decode"] = time.perf_counter() - decode_start
         frames_out = np.stack(spoken) if spoken else np.zeros((0, 7), np.int64)
-        yield AnswerDone(text.text, steps, frames_out, dropped, seconds)
+        yield AnswerDone(self.tokenizer.decode(text.ids), steps, frames_out, dropped, seconds)
 
 
 def _find(given: str, folder: Path, candidates: tuple[str, ...], what: str) -> Path:
