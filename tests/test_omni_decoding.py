@@ -188,3 +188,20 @@ def test_the_kv_cache_decode_matches_one_whole_sequence_forward(tmp_path, same_f
         if step.text is not None:
             assert step.text == int(text_logits[1, position].argmax())
         np.testing.assert_array_equal(step.audio, audio_logits[0, position].argmax(-1).numpy())
+
+
+def test_text_deltas_wait_for_whole_characters(tmp_path):
+    from tokenizers import Tokenizer
+
+    from omni_tiny import write_tokenizer
+    from omnitalk.omni.inference import IncrementalText
+
+    write_tokenizer(tmp_path / "tokenizer.json")
+    tokenizer = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    text = "the café is paris"
+    ids = tokenizer.encode(text).ids
+    stream = IncrementalText(tokenizer)
+    deltas = [stream.push(token) for token in ids]
+    assert "".join(deltas) == stream.whole() == text
+    assert "\ufffd" not in "".join(deltas)
+    assert any(d == "" for d in deltas)  # the first byte of "é" waited for the second

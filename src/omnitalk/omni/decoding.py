@@ -89,15 +89,14 @@ class Talker:
 
         self.model = model
         self.cache = DynamicCache()
-        self.length = 0
 
+    @torch.inference_mode()
     def prefill(self, ids: torch.Tensor, **features) -> torch.Tensor:
         """ids [B, 8, P] -> hidden state at the last position [B, H].
 
         Batch-parallel prompts differ only in their last token: the shared part is run once
         and its cache copied to every row (half the prefill of Mini-Omni's streaming mode).
         """
-        self.length = ids.shape[-1]
         if _shares_all_but_last(ids, features):
             first = {k: v[:1] if isinstance(v, torch.Tensor) else v for k, v in features.items()}
             self.model.hidden(self.model.embed(ids[:1, :, :-1], **first), self.cache)
@@ -105,11 +104,23 @@ class Talker:
             return self.model.hidden(self.model.embed(ids[:, :, -1:]), self.cache)[:, -1]
         return self.model.hidden(self.model.embed(ids, **features), self.cache)[:, -1]
 
+    @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [B, 8] for the next position -> its hidden state [B, H]."""
-        hidden = self.model.hidden(self.model.embed(ids[:, :, None]), self.cache)
-        self.length += 1
-        return hidden[:, -1]
+        return self.model.hidden(self.model.embed(ids[:, :, None]), self.cache)[:, -1]
+
+
+@torch.inference_mode()
+def _pick(model, hidden: torch.Tensor, plan: Plan, text_ended: bool, options: DecodingOptions,
+          generator: torch.Generator | None) -> tuple[int, torch.Tensor | None]:
+    """Sample this step's text token (pad_t once ended) and audio tokens (None: text only)."""
+    text = PAD_T
+    if not text_ended:
+        text = int(sample(model.text_logits(hidden[plan.text_row]), options.text, generator))
+    audio = None
+    if plan.speaks:
+        audio = sample(model.audio_logits(hidden[plan.audio_row]), options.audio, generator)
+    return text, audio
 
 
 def _shares_all_but_last(ids: torch.Tensor, features: dict) -> bool:
@@ -166,34 +177,27 @@ def decode(
     layer_shift = audio_id(0, torch.arange(AUDIO_LAYERS, device=model.device))
     talker = Talker(model)
     text_ended = False
-    with torch.inference_mode():
-        hidden = talker.prefill(ids, **(features or {}))
-        for index in range(budget):
-            if cancel is not None and cancel.is_set():
-                return
-            text = PAD_T
-            if not text_ended:
-                logits = model.text_logits(hidden[plan.text_row])
-                text = int(sample(logits, options.text, generator))
-            audio = None
-            if plan.speaks:
-                logits = model.audio_logits(hidden[plan.audio_row])
-                audio = sample(logits, options.audio, generator)
-                if int(audio[-1]) == EOA:
-                    return  # the last layer has finished: every frame is complete
-            elif text == EOT:
-                return
-            yield Step(index, None if text_ended else text,
-                       None if audio is None else audio.cpu().numpy())
-            text_ended = text_ended or text == EOT
-            if index + 1 == budget:
-                return
-            step_ids = pad_audio.new_empty((rows, STREAMS))
-            step_ids[:, :AUDIO_LAYERS] = pad_audio
-            step_ids[:, TEXT_STREAM] = text
-            if audio is not None:
-                step_ids[plan.audio_row, :AUDIO_LAYERS] = audio + layer_shift
-            hidden = talker.step(step_ids)
+    # No inference_mode around the loop: it would stay on in the caller between yields.
+    hidden = talker.prefill(ids, **(features or {}))
+    for index in range(budget):
+        if cancel is not None and cancel.is_set():
+            return
+        text, audio = _pick(model, hidden, plan, text_ended, options, generator)
+        if audio is not None and int(audio[-1]) == EOA:
+            return  # the last layer has finished: every frame is complete
+        if audio is None and text == EOT:
+            return
+        yield Step(index, None if text_ended else text,
+                   None if audio is None else audio.cpu().numpy())
+        text_ended = text_ended or text == EOT
+        if index + 1 == budget:
+            return
+        step_ids = pad_audio.new_empty((rows, STREAMS))
+        step_ids[:, :AUDIO_LAYERS] = pad_audio
+        step_ids[:, TEXT_STREAM] = text
+        if audio is not None:
+            step_ids[plan.audio_row, :AUDIO_LAYERS] = audio + layer_shift
+        hidden = talker.step(step_ids)
 
 
 class FrameAssembler:

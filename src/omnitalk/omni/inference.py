@@ -73,6 +73,10 @@ class IncrementalText:
         delta, self.text = text[len(self.text):], text
         return delta
 
+    def whole(self) -> str:
+        """All of the text, a trailing half character included."""
+        return self.tokenizer.decode(self.ids) if self.ids else ""
+
 
 class OmniInference:
     def __init__(self, model, tokenizer, whisper: WhisperFeatures | None, snac,
@@ -216,7 +220,7 @@ class OmniInference:
                 yield AudioChunk(tail, speech.sample_rate)
         seconds["decode"] = time.perf_counter() - decode_start
         frames_out = np.stack(spoken) if spoken else np.zeros((0, 7), np.int64)
-        yield AnswerDone(self.tokenizer.decode(text.ids), steps, frames_out, dropped, seconds)
+        yield AnswerDone(text.whole(), steps, frames_out, dropped, seconds)
 
 
 def _find(given: str, folder: Path, candidates: tuple[str, ...], what: str) -> Path:
