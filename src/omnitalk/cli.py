@@ -214,6 +214,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from omnitalk.data.build import build_dataset
+    from omnitalk.data.config import load_data_config
+
+    config = load_data_config(args.config)
+    for target, name, value in ((config, "out_dir", args.out_dir),
+                                (config, "workers", args.workers),
+                                (config.source, "limit", args.limit)):
+        if value is not None:
+            setattr(target, name, str(value) if name == "out_dir" else value)
+    if config.workers < 1 or config.source.limit < 0:
+        print("omnitalk data: --workers must be at least 1 and --limit at least 0",
+              file=sys.stderr)
+        return 2
+    build_dataset(config)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import shutil
 
@@ -276,6 +294,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         omni.run(precisions, threads=args.threads, question_seconds=args.question_seconds)
+    elif args.what == "data":
+        from omnitalk.bench import data
+
+        if args.items < 1 or args.workers < 1:
+            print("omnitalk bench: --items and --workers must be at least 1", file=sys.stderr)
+            return 2
+        data.run(items=args.items, workers=args.workers)
     return 0
 
 
@@ -318,6 +343,20 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_flags(serve)
     serve.set_defaults(run=cmd_serve)
 
+    data = verbs.add_parser(
+        "data", help="build spoken-dialogue training data from text conversations",
+        description="Rewrite, filter, normalise, synthesise (Piper), verify (Whisper), tokenise "
+        "and export text conversations as spoken dialogue, resumably: run the same command "
+        "again after an interruption and it goes on where it stopped (docs/data.md).")
+    data_verbs = data.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    build = data_verbs.add_parser("build", help="run a build described by a TOML file",
+                                  description="Without CONFIG, builds the built-in sample set.")
+    build.add_argument("config", nargs="?", type=Path, help="TOML file (see docs/data.md)")
+    build.add_argument("--out-dir", type=Path, help="override out_dir")
+    build.add_argument("--workers", type=int, help="worker processes for the model stages")
+    build.add_argument("--limit", type=int, help="only the first N conversations (0: all)")
+    build.set_defaults(run=cmd_data)
+
     export = verbs.add_parser(
         "export", help="convert a Mini-Omni checkpoint folder to safetensors",
         description="Read a released Mini-Omni / Mini-Omni2 folder (lit_model.pth, "
@@ -331,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(run=cmd_models)
 
     bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed, serving, "
-                             "end-to-end talker speed")
-    bench.add_argument("what", choices=["latency", "asr", "llm", "serve", "omni"])
+                             "end-to-end talker speed, dataset making")
+    bench.add_argument("what", choices=["latency", "asr", "llm", "serve", "omni", "data"])
     bench.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
                        help="folder with audio files and transcripts.tsv")
     bench.add_argument("--fast", action="store_true", help="latency: do not play in real time")
@@ -348,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=2, help="omni: torch threads (default 2)")
     bench.add_argument("--question-seconds", type=float, default=3.0,
                        help="omni: length of the spoken question (default 3)")
+    bench.add_argument("--items", type=int, default=24,
+                       help="data: sample conversations to synthesise and verify (default 24)")
+    bench.add_argument("--workers", type=int, default=2,
+                       help="data: worker processes of the whole build (default 2)")
     _engine_flags(bench)
     bench.set_defaults(run=cmd_bench)
     return parser

@@ -36,23 +36,27 @@ class ConfigError(ValueError):
     pass
 
 
-def load_config(path: str | Path | None = None) -> AssistantConfig:
-    config = AssistantConfig()
-    if path is None:
-        return config
+def read_toml(path: str | Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML ({error})") from None
-    _apply(config, data, str(path))
+
+
+def load_config(path: str | Path | None = None) -> AssistantConfig:
+    config = AssistantConfig()
+    if path is None:
+        return config
+    apply_settings(config, read_toml(path), str(path))
     if config.responder not in RESPONDERS:
         raise ConfigError(f"{path}: responder must be one of {', '.join(RESPONDERS)}")
     return config
 
 
-def _apply(target: Any, values: dict[str, Any], where: str) -> None:
+def apply_settings(target: Any, values: dict[str, Any], where: str) -> None:
+    """Set a dataclass tree's fields from a TOML table, checking names and types."""
     fields = {f.name: f for f in dataclasses.fields(target)}
     for key, value in values.items():
         if key not in fields:
@@ -61,7 +65,7 @@ def _apply(target: Any, values: dict[str, Any], where: str) -> None:
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
-            _apply(current, value, f"{where}.{key}")
+            apply_settings(current, value, f"{where}.{key}")
         elif current is not None and (
             isinstance(value, bool) != isinstance(current, bool)
             or not isinstance(value, type(current))

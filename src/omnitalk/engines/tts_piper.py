@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from piper import SynthesisConfig
 
 from omnitalk.engines.base import EngineError, TTSConfig
 from omnitalk.engines.packaged import piper_joe_paths
+
+
+@dataclass(frozen=True)
+class VoiceStyle:
+    """How one utterance is spoken: Piper's speaker and its length and noise scales."""
+
+    speaker_id: int | None = None
+    length_scale: float = 1.0
+    noise_scale: float = 0.667
+    noise_w_scale: float = 0.8
 
 
 class PiperTTS:
@@ -16,7 +28,7 @@ class PiperTTS:
         import json
 
         import onnxruntime
-        from piper import PiperVoice, SynthesisConfig
+        from piper import PiperVoice
         from piper.config import PiperConfig
 
         self.config = config or TTSConfig()
@@ -42,7 +54,17 @@ class PiperTTS:
             length_scale=self.config.length_scale, volume=self.config.volume
         )
         self.sample_rate = self._voice.config.sample_rate
+        self.name = model_path.name.removesuffix(".onnx")
+        self.speakers = self._voice.config.num_speakers
 
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        for chunk in self._voice.synthesize(text, syn_config=self._synthesis):
+    def synthesize(self, text: str, style: VoiceStyle | None = None) -> Iterator[np.ndarray]:
+        """One chunk per sentence; `style` overrides the configured speed (dataset making)."""
+        config = self._synthesis
+        if style is not None:
+            config = SynthesisConfig(
+                speaker_id=style.speaker_id, length_scale=style.length_scale,
+                noise_scale=style.noise_scale, noise_w_scale=style.noise_w_scale,
+                volume=self.config.volume,
+            )
+        for chunk in self._voice.synthesize(text, syn_config=config):
             yield chunk.audio_float_array

@@ -42,6 +42,17 @@ class SpeechTooLong(ValueError):
     """The talker hears at most 30 s per turn (the Whisper window it was trained on)."""
 
 
+def _checked(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.size == 0:
+        raise ValueError("Whisper features need non-empty mono audio at 16 kHz")
+    seconds = audio.size / SAMPLE_RATE
+    if seconds > MAX_SECONDS:
+        raise SpeechTooLong(f"{seconds:.1f} s of speech in one turn; the end-to-end model "
+                            f"hears at most {MAX_SECONDS:.0f} s (its Whisper window)")
+    return audio
+
+
 def _openai_encoder(path: Path):
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
@@ -110,15 +121,47 @@ class WhisperFeatures:
         return cls(encoder, n_mels, dtype)
 
     def __call__(self, audio: np.ndarray) -> torch.Tensor:
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 1 or audio.size == 0:
-            raise ValueError("Whisper features need non-empty mono audio at 16 kHz")
-        seconds = audio.size / SAMPLE_RATE
-        if seconds > MAX_SECONDS:
-            raise SpeechTooLong(f"{seconds:.1f} s of speech in one turn; the end-to-end model "
-                                f"hears at most {MAX_SECONDS:.0f} s (its Whisper window)")
+        audio = _checked(audio)
         mel = self.extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
         with torch.inference_mode():
             encoded = self.encoder(mel["input_features"].to(self.dtype)).last_hidden_state
         frames = min(whisper_frames(audio.size), MAX_WHISPER_FRAMES)
         return encoded[0, :frames]
+
+
+class CTranslate2WhisperFeatures:
+    """The same features from faster-whisper's CTranslate2 encoder (default: the packaged
+    Whisper tiny.en, 384 wide): what omnitalk's own talkers are trained and run on here.
+    """
+
+    def __init__(self, model_dir: str | Path = "", compute_type: str = "int8",
+                 threads: int = 1) -> None:
+        import ctranslate2
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        from omnitalk.engines.packaged import whisper_tiny_en_path
+
+        path = Path(model_dir) if model_dir else whisper_tiny_en_path()
+        try:
+            self.model = ctranslate2.models.Whisper(str(path), device="cpu",
+                                                    compute_type=compute_type,
+                                                    intra_threads=threads)
+        except (RuntimeError, ValueError, OSError) as error:
+            raise WhisperLoadError(f"cannot load a CTranslate2 Whisper from {path}: {error}") \
+                from None
+        self.extractor = FeatureExtractor(feature_size=self.model.n_mels)
+        self.width = int(self._encode(np.zeros(SAMPLE_RATE, np.float32)).shape[-1])
+
+    def _encode(self, audio: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
+        window = np.zeros(int(MAX_SECONDS * SAMPLE_RATE), np.float32)
+        window[:audio.size] = audio
+        mel = self.extractor(window, padding=0)[:, :2 * MAX_WHISPER_FRAMES]
+        encoded = self.model.encode(ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(mel[None], dtype=np.float32)), to_cpu=True)
+        return np.array(encoded)[0]
+
+    def __call__(self, audio: np.ndarray) -> torch.Tensor:
+        audio = _checked(audio)
+        return torch.from_numpy(self._encode(audio)[:whisper_frames(audio.size)].copy())

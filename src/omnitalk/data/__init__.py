@@ -1,0 +1,1 @@
+"""Dataset factory: text conversations -> spoken training data, resumably (`omnitalk data`)."""

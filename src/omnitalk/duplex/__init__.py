@@ -1,0 +1,1 @@
+"""Full-duplex stream formats: OmniFlatten-style flattening of user and assistant streams."""
