@@ -74,9 +74,11 @@ def built(source, tmp_path_factory):
 
 
 def read(dataset, name):
+    """A subset as `datasets` reads it (a cache of its own: datasets caches by folder name)."""
     import datasets
 
-    return datasets.load_dataset(str(dataset), name, split="train")
+    return datasets.load_dataset(str(dataset), name, split="train",
+                                 cache_dir=str(dataset.parent / "hf-cache"))
 
 
 def test_seeded_unsuitable_conversations_are_dropped_for_their_reason(built, source):

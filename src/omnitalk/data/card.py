@@ -102,6 +102,8 @@ def dataset_card(config: DataConfig, report: BuildReport) -> str:
     lines += [
         "## Loading", "", "```python",
         "import io, datasets, numpy as np, soundfile as sf",
+        "# datasets caches a folder's tables by name: after a rebuild in place, load once with",
+        "# download_mode=\"force_redownload\".",
         f"rows = datasets.load_dataset({str(Path(config.out_dir) / 'dataset')!r}, \"xs\", "
         "split=\"train\")",
         "audio, rate = sf.read(io.BytesIO(rows[0][\"question_audio\"][\"bytes\"]))",

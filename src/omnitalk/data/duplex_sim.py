@@ -6,15 +6,16 @@
   range (noise files, or generated white, pink or brown noise). Written as a stereo WAV at
   SNAC's 24 kHz, a timeline, and the flattened token stream of `omnitalk.duplex.flatten`.
 - `interruption`: the assistant speaking, and in the user channel noise with either the
-  command ("stop omni") or other speech at a random moment; one label per SNAC frame of the
-  user channel: 1 (interrupt) from the frame where the command ends, else 0. The assistant
-  channel stops where an interrupt begins.
+  command ("stop omni", every other sample) or other speech at a random moment; one label per
+  SNAC frame of the user channel: 1 (interrupt) from the frame where the command ends, else 0.
+  The assistant channel stops where an interrupt begins.
 
 Every draw comes from a generator seeded with the build seed and the item id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import random
@@ -127,10 +128,21 @@ def dialogue(item: Item, shop: Workshop) -> dict:
             "text_vocab": layout.text_vocab, "flat_length": int(flat.size)}
 
 
+_JOB = "~interrupt"
+
+
+def interruption_job(item: Item, number: int) -> Item:
+    """The item as interruption sample `number`: its own id, draws and result file.
+
+    Even numbers get the command, odd ones other speech: half and half.
+    """
+    return dataclasses.replace(item, id=f"{item.id}{_JOB}{number}")
+
+
 def interruption(item: Item, shop: Workshop) -> dict:
     config = shop.config.duplex
     rng, np_rng = _generators(shop, item, "interruption")
-    positive = rng.random() < 0.5
+    positive = int(item.id.rpartition(_JOB)[2]) % 2 == 0
     reply = _turn_audio(shop, item, 1)
     if positive:  # the command, in this conversation's user voice
         user = item.turns[0]

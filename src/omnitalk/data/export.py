@@ -85,12 +85,34 @@ def tiers(items: Sequence[Item], shares: dict[str, float], seed: int) -> dict[st
     return out
 
 
-def _write_parquet(rows: list[dict], path: Path) -> None:
+def exchange_schema():
+    """One schema for every tier file, so that a config's files read as one table."""
+    import pyarrow as pa
+
+    text, audio = pa.string(), pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    frames, ids = pa.list_(pa.list_(pa.int16())), pa.list_(pa.int32())
+    fields = [("id", text), ("conversation_id", text), ("exchange", pa.int32()),
+              ("source", text), ("subset", text),
+              ("history", pa.list_(pa.struct([("role", text), ("content", text)])))]
+    for side in ("question", "answer"):
+        fields += [(side, text), (f"{side}_text", text), (f"{side}_audio", audio),
+                   (f"{side}_seconds", pa.float64()), (f"{side}_speaker", text),
+                   (f"{side}_gender", text)]
+        if side == "question":
+            fields.append(("question_style", text))
+        fields += [(f"{side}_transcript", text), (f"{side}_error_rate", pa.float64())]
+        if side == "question":
+            fields.append(("question_whisper_npy", pa.binary()))
+        fields += [(f"{side}_snac", frames), (f"{side}_ids", ids)]
+    return pa.schema(fields)
+
+
+def _write_parquet(rows: list[dict], path: Path, schema=None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 
 def _yaml_configs(files: dict[str, list[str]]) -> str:
@@ -115,7 +137,7 @@ def export_dataset(items: Sequence[Item], root: Path, shares: dict[str, float], 
         if members:
             relative = f"{DATA}/{name}.parquet"
             rows = [row for item in members for row in exchange_rows(item, root, name)]
-            _write_parquet(rows, staging / relative)
+            _write_parquet(rows, staging / relative, exchange_schema())
             written.append(relative)
         files[name] = list(written)
     for name, rows in (extra or {}).items():

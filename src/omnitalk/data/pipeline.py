@@ -140,8 +140,7 @@ def duplex_jobs(items: list[Item], config: DataConfig) -> dict[str, list[Item]]:
     order = list(items)
     rng.shuffle(order)
     dialogues = sorted(order, key=lambda item: -len(item.turns))[:config.duplex.dialogues]
-    interruptions = [dataclasses.replace(order[k % len(order)],
-                                         id=f"{order[k % len(order)].id}~interrupt{k}")
+    interruptions = [duplex_sim.interruption_job(order[k % len(order)], k)
                      for k in range(config.duplex.interruptions if order else 0)]
     return {"dialogues": dialogues, "interruptions": interruptions}
 
