@@ -20,7 +20,7 @@ import torch
 import yaml
 from torch import nn
 
-from omnitalk.omni.layout import VOCAB
+from omnitalk.omni.layout import MINI_OMNI
 
 TINY = {
     "n_layer": 2, "n_embd": 64, "n_head": 4, "n_query_groups": 2, "head_size": 16,
@@ -38,7 +38,7 @@ def lit_config(vision: bool = False, **overrides) -> dict:
     config = {
         "name": "Qwen2-0.5B", "hf_config": {"name": "Qwen2-0.5B", "org": "Qwen"},
         "block_size": 2048, "vocab_size": 50254, "padding_multiple": 512,
-        "padded_vocab_size": VOCAB, "text_vocab_size": 152000, "audio_vocab_size": 4160,
+        "padded_vocab_size": MINI_OMNI.size, "text_vocab_size": 152000, "audio_vocab_size": 4160,
         "cat_audio_vocab_size": 29120, "bias": False, "add_qkv_bias": True,
         "lm_head_bias": False, "norm_class_name": "RMSNorm", "norm_eps": 1e-6,
         "mlp_class_name": "LLaMAMLP", "parallel_residual": False,
@@ -71,7 +71,7 @@ def lit_state(config: dict, seed: int = 0, scale: float = 0.2) -> dict[str, torc
         state[f"{name}.fc_1.weight"] = rand(c["intermediate_size"], dim)
         state[f"{name}.fc_2.weight"] = rand(c["intermediate_size"], dim)
         state[f"{name}.proj.weight"] = rand(c["n_embd"], c["intermediate_size"])
-    wte = rand(VOCAB, c["n_embd"])
+    wte = rand(MINI_OMNI.size, c["n_embd"])
     state["lm_head.weight"] = wte.clone()  # stored twice, as in the release
     state["transformer.wte.weight"] = wte
     for i in range(c["n_layer"]):

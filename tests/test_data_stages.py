@@ -116,6 +116,12 @@ def test_llm_rewrite_and_its_fallback():
     fallen = rewrite_llm(item, DeadLLM(""), 20)
     assert [t.spoken for t in fallen.turns] == ["What's 2+2?", "2+2 = 4."]
     assert fallen.notes == ("rewrite:llm_fallback", "rewrite:llm_fallback")
+    # A weak model answers instead of rewriting and makes things up: the rules take over.
+    smallest = item_of("Which is the smallest country?", "Vatican City is the smallest.")
+    invented = rewrite_llm(smallest, ScriptedLLM("It is a non-existent entity somewhere."), 20)
+    assert [t.spoken for t in invented.turns] == ["Which is the smallest country?",
+                                                  "Vatican City is the smallest."]
+    assert invented.notes == ("rewrite:llm_unfaithful", "rewrite:llm_unfaithful")
 
 
 def test_normalise_says_numbers_dates_and_money_in_words():

@@ -55,14 +55,15 @@ class ScriptedTalker:
         return min(int(hidden.reshape(-1)[0]), self.rows.shape[1] - 1)
 
     def text_logits(self, hidden):
-        logits = torch.zeros(lo.AUDIO_BASE)
+        logits = torch.zeros(lo.MINI_OMNI.audio_base)
         logits[self.rows[lo.TEXT_STREAM, self._step(hidden)]] = 1.0
         return logits
 
     def audio_logits(self, hidden):
         logits = torch.zeros(lo.AUDIO_LAYERS, lo.AUDIO_STRIDE)
         for layer in range(lo.AUDIO_LAYERS):
-            logits[layer, lo.audio_local(self.rows[layer, self._step(hidden)], layer)] = 1.0
+            local = lo.MINI_OMNI.audio_local(self.rows[layer, self._step(hidden)], layer)
+            logits[layer, local] = 1.0
         return logits
 
 
@@ -75,14 +76,15 @@ def test_speech_stops_when_the_last_layer_ends_and_text_turns_to_none_after_eot(
     talker = ScriptedTalker(answer_rows(TEXT, CODES), prompt.length)
     steps = list(decode(talker, [prompt], SPEECH))
     assert len(steps) == len(CODES) + 7  # the step where layer 6 emits eoa is not yielded
-    assert [s.text for s in steps[:4]] == [*TEXT, lo.EOT]
+    assert [s.text for s in steps[:4]] == [*TEXT, lo.MINI_OMNI.eot]
     assert all(s.text is None for s in steps[4:])
     assembler = FrameAssembler()
     frames = [f for s in steps if (f := assembler.push(s.audio)) is not None]
     np.testing.assert_array_equal(np.stack(frames), CODES)
     # After eot the text fed back is pad_t; audio feedback is the sampled tokens, layer-shifted.
     fed = [ids[0, :, 0] for ids in talker.fed]
-    assert [int(f[lo.TEXT_STREAM]) for f in fed[3:]] == [lo.EOT] + [lo.PAD_T] * (len(fed) - 4)
+    vocab = lo.MINI_OMNI
+    assert [int(f[lo.TEXT_STREAM]) for f in fed[3:]] == [vocab.eot] + [vocab.pad_t] * (len(fed) - 4)
     for index, ids in enumerate(fed):
         np.testing.assert_array_equal(ids[:7].numpy(), talker.rows[:7, index])
 
@@ -94,7 +96,7 @@ def test_text_only_stops_at_eot_without_yielding_it():
     assert [s.text for s in steps] == TEXT
     assert all(s.audio is None for s in steps)
     for ids in talker.fed:  # every audio stream is fed pad_a
-        assert [int(lo.audio_local(ids[0, layer, 0], layer)) for layer in range(7)] == \
+        assert [int(lo.MINI_OMNI.audio_local(ids[0, layer, 0], layer)) for layer in range(7)] == \
             [lo.PAD_A] * 7
 
 
@@ -113,7 +115,7 @@ def test_batch_parallel_text_comes_from_row_1_and_is_fed_to_both_rows():
     for index, ids in enumerate(talker.fed):
         assert int(ids[0, lo.TEXT_STREAM, 0]) == int(ids[1, lo.TEXT_STREAM, 0])
         np.testing.assert_array_equal(ids[0, :7, 0].numpy(), rows[:7, index])
-        assert [int(lo.audio_local(ids[1, layer, 0], layer)) for layer in range(7)] == \
+        assert [int(lo.MINI_OMNI.audio_local(ids[1, layer, 0], layer)) for layer in range(7)] == \
             [lo.PAD_A] * 7
 
 
@@ -175,9 +177,9 @@ def test_the_kv_cache_decode_matches_one_whole_sequence_forward(tmp_path, same_f
     fed = []
     for step in steps[:-1]:
         ids = np.empty((2, 8), np.int64)
-        ids[:, 7] = lo.PAD_T if step.text is None else step.text
-        ids[1, :7] = [lo.audio_id(lo.PAD_A, layer) for layer in range(7)]
-        ids[0, :7] = [lo.audio_id(int(step.audio[layer]), layer) for layer in range(7)]
+        ids[:, 7] = lo.MINI_OMNI.pad_t if step.text is None else step.text
+        ids[1, :7] = [lo.MINI_OMNI.audio_id(lo.PAD_A, layer) for layer in range(7)]
+        ids[0, :7] = [lo.MINI_OMNI.audio_id(int(step.audio[layer]), layer) for layer in range(7)]
         fed.append(ids)
     prompt = np.stack([speech.ids, text.ids])
     sequence = torch.from_numpy(np.concatenate([prompt, np.stack(fed, axis=-1)], axis=-1))

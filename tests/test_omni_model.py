@@ -92,8 +92,8 @@ def test_loaded_logits_equal_a_direct_computation_from_the_saved_tensors(tiny):
     with torch.no_grad():
         text, audio_logits = model(ids, audio_features=audio, audio_positions=positions)
     expected = reference_logits(state, config, ids, audio, positions)
-    torch.testing.assert_close(text, expected[..., :lo.AUDIO_BASE], atol=2e-4, rtol=1e-4)
-    torch.testing.assert_close(audio_logits.flatten(-2), expected[..., lo.AUDIO_BASE:],
+    torch.testing.assert_close(text, expected[..., :lo.MINI_OMNI.audio_base], atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(audio_logits.flatten(-2), expected[..., lo.MINI_OMNI.audio_base:],
                                atol=2e-4, rtol=1e-4)
 
 
@@ -127,7 +127,8 @@ def test_mini_omni2_image_layout_with_the_one_position_whisper_offset(tmp_path):
                                image_features=image, image_positions=speech.image_positions)
     expected = reference_logits(state, config, ids, audio, speech.audio_positions, image,
                                 speech.image_positions)
-    torch.testing.assert_close(text_logits, expected[..., :lo.AUDIO_BASE], atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(text_logits, expected[..., :lo.MINI_OMNI.audio_base], atol=2e-4,
+                               rtol=1e-4)
 
 
 def test_export_to_safetensors_loads_back_identically(tiny, tmp_path):
@@ -206,7 +207,7 @@ def test_no_weights_and_unsupported_configs_are_refused(tmp_path):
     with pytest.raises(OmniConfigError, match="parallel_residual"):
         load_checkpoint(tmp_path)
     (tmp_path / "model_config.yaml").write_text(yaml.safe_dump({"n_layer": 2}))
-    with pytest.raises(OmniConfigError, match="missing setting n_head"):
+    with pytest.raises(OmniConfigError, match="missing setting text_vocab_size"):
         load_checkpoint(tmp_path)
     (tmp_path / "lit_model.pth").write_bytes(b"not a checkpoint")
     (tmp_path / "model_config.yaml").write_text(yaml.safe_dump(lit_config()))

@@ -15,7 +15,7 @@ from omnitalk.data.pipeline import Build, BuildReport
 
 
 def build_dataset(config: DataConfig, console: Console | None = None) -> tuple[Path, BuildReport]:
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, width=max(120, Console(stderr=True).width))
     start = time.perf_counter()
     tasks: dict[str, int] = {}
     columns = (TextColumn("{task.description:>13}"), BarColumn(), MofNCompleteColumn(),

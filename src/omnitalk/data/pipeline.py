@@ -16,6 +16,7 @@ import dataclasses
 import json
 import multiprocessing
 import random
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -119,6 +120,7 @@ class StageReport:
     failed: int = 0
     notes: Counter = field(default_factory=Counter)
     reused: int = 0  # results found from an earlier run
+    seconds: float = 0.0  # wall time of this run's work on the stage
 
 
 @dataclass
@@ -193,7 +195,9 @@ class Build:
         try:
             for stage in stages(self.config):
                 report = StageReport(stage.name, received=len(items))
+                start = time.perf_counter()
                 verdicts = self._verdicts(stage, items, shop, pool, report)
+                report.seconds = time.perf_counter() - start
                 kept = []
                 for item in items:
                     verdict = verdicts[item.id]
@@ -215,7 +219,9 @@ class Build:
             for stage in DUPLEX_STAGES:
                 jobs = duplex_jobs(items, self.config)[stage.name]
                 report = StageReport(stage.name, received=len(jobs))
+                start = time.perf_counter()
                 verdicts = self._verdicts(stage, jobs, shop, pool, report)
+                report.seconds = time.perf_counter() - start
                 records[stage.name] = [verdicts[j.id]["record"] for j in jobs
                                        if "record" in verdicts[j.id]]
                 report.kept = len(records[stage.name])

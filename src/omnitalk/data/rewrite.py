@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from omnitalk.agent.speech_text import strip_markdown
+from omnitalk.agent.speech_text import normalize_for_speech, strip_markdown
 from omnitalk.data.items import Drop, Item
 from omnitalk.engines.base import LLM, ChatMessage, EngineError
 
@@ -74,8 +74,24 @@ def _ask(llm: LLM, system: str, user: str) -> str:
     return re.sub(r"\s+", " ", text).strip().strip('"')
 
 
+def _content_words(text: str) -> set[str]:
+    """Words of four letters or more, with numbers and symbols said as words first."""
+    spoken = normalize_for_speech(text).lower()
+    return {w for w in re.findall(r"[a-z]+", spoken) if len(w) >= 4}
+
+
+def faithful(rewrite: str, source: str, share: float = 0.5) -> bool:
+    """Most of the rewrite's content words come from the source: nothing was made up.
+
+    A crude guard, but small LLMs answer the question instead of rewriting it, or invent
+    facts (the packaged SmolLM2-135M does both): those rewrites are replaced by the rules'.
+    """
+    words = _content_words(rewrite)
+    return not words or len(words & _content_words(source)) >= share * len(words)
+
+
 def rewrite_llm(item: Item, llm: LLM, max_words: int) -> Item:
-    """Each turn through the LLM; a turn it cannot rewrite falls back on the rules."""
+    """Each turn through the LLM; a turn it cannot rewrite well falls back on the rules."""
     turns, notes = [], list(item.notes)
     question = ""
     for turn in item.turns:
@@ -88,8 +104,9 @@ def rewrite_llm(item: Item, llm: LLM, max_words: int) -> Item:
                               f"Question: {question}\nAnswer: {turn.text}")
         except EngineError:
             spoken = ""
-        if not spoken:
-            notes.append("rewrite:llm_fallback")
+        lost_question = turn.text.rstrip().endswith("?") and not spoken.endswith("?")
+        if not spoken or lost_question or not faithful(spoken, f"{question} {turn.text}"):
+            notes.append("rewrite:llm_fallback" if not spoken else "rewrite:llm_unfaithful")
             spoken = (rules_question(turn.text) if turn.role == "user"
                       else rules_answer(turn.text, max_words))
         turns.append(replace(turn, spoken=spoken))

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from omnitalk.engines.base import EngineError
-from omnitalk.omni.layout import AUDIO_BASE, AUDIO_STRIDE, VOCAB
+from omnitalk.omni.layout import AUDIO_LAYERS, AUDIO_STRIDE, TEXT_SPECIALS, Vocab
 
 
 class OmniConfigError(EngineError):
@@ -34,17 +34,22 @@ class OmniConfig:
     block_size: int = 2048
     whisper_adapter_dim: int = 768  # Whisper small's encoder width
     vision_adapter_dim: int | None = None  # 512 (CLIP ViT-B/32) for Mini-Omni2
+    text_vocab: int = 151_936  # the backbone's padded text vocabulary (Qwen2's)
+
+    @property
+    def vocab(self) -> Vocab:
+        return Vocab(self.text_vocab)
 
     @property
     def vocab_size(self) -> int:
-        return VOCAB
+        return self.vocab.size
 
     def backbone_config(self):
         """The equivalent transformers Qwen2 config (same RoPE, norm, QKV bias and MLP)."""
         from transformers import Qwen2Config
 
         return Qwen2Config(
-            vocab_size=VOCAB,
+            vocab_size=self.vocab_size,
             hidden_size=self.n_embd,
             intermediate_size=self.intermediate_size,
             num_hidden_layers=self.n_layer,
@@ -82,8 +87,12 @@ class OmniConfig:
             raise OmniConfigError(f"{path}: not valid YAML ({error})") from None
         if not isinstance(raw, dict):
             raise OmniConfigError(f"{path}: expected a mapping of settings")
+        try:
+            text_vocab = int(raw["text_vocab_size"]) - TEXT_SPECIALS
+        except (KeyError, TypeError, ValueError):
+            raise OmniConfigError(f"{path}: missing setting text_vocab_size") from None
         required = {
-            "padded_vocab_size": VOCAB, "text_vocab_size": AUDIO_BASE,
+            "padded_vocab_size": text_vocab + TEXT_SPECIALS + AUDIO_LAYERS * AUDIO_STRIDE,
             "audio_vocab_size": AUDIO_STRIDE, "add_qkv_bias": True, "bias": False,
             "mlp_class_name": "LLaMAMLP", "norm_class_name": "RMSNorm",
             "parallel_residual": False, "rotary_percentage": 1, "post_adapter": False,
@@ -111,6 +120,7 @@ class OmniConfig:
                 whisper_adapter_dim=int(raw.get("whisper_adapter_dim", 768)),
                 vision_adapter_dim=(int(raw["vision_adapter_dim"])
                                     if raw.get("vision_adapter_dim") else None),
+                text_vocab=text_vocab,
             )
         except KeyError as error:
             raise OmniConfigError(f"{path}: missing setting {error.args[0]}") from None

@@ -24,17 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from omnitalk.omni.layout import (
-    AUDIO_LAYERS,
-    EOA,
-    EOT,
-    PAD_A,
-    PAD_T,
-    STREAMS,
-    TEXT_STREAM,
-    Prompt,
-    audio_id,
-)
+from omnitalk.omni.layout import AUDIO_LAYERS, EOA, PAD_A, STREAMS, TEXT_STREAM, Prompt
 from omnitalk.omni.settings import DecodingOptions, Sampling
 
 
@@ -114,7 +104,7 @@ class Talker:
 def _pick(model, hidden: torch.Tensor, plan: Plan, text_ended: bool, options: DecodingOptions,
           generator: torch.Generator | None) -> tuple[int, torch.Tensor | None]:
     """Sample this step's text token (pad_t once ended) and audio tokens (None: text only)."""
-    text = PAD_T
+    text = model.config.vocab.pad_t
     if not text_ended:
         text = int(sample(model.text_logits(hidden[plan.text_row]), options.text, generator))
     audio = None
@@ -172,9 +162,10 @@ def decode(
     generator = None
     if options.seed >= 0:
         generator = torch.Generator(device=model.device).manual_seed(options.seed)
-    pad_audio = torch.tensor([audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
+    vocab = model.config.vocab
+    pad_audio = torch.tensor([vocab.audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
                              device=model.device)
-    layer_shift = audio_id(0, torch.arange(AUDIO_LAYERS, device=model.device))
+    layer_shift = vocab.audio_id(0, torch.arange(AUDIO_LAYERS, device=model.device))
     talker = Talker(model)
     text_ended = False
     # No inference_mode around the loop: it would stay on in the caller between yields.
@@ -185,11 +176,11 @@ def decode(
         text, audio = _pick(model, hidden, plan, text_ended, options, generator)
         if audio is not None and int(audio[-1]) == EOA:
             return  # the last layer has finished: every frame is complete
-        if audio is None and text == EOT:
+        if audio is None and text == vocab.eot:
             return
         yield Step(index, None if text_ended else text,
                    None if audio is None else audio.cpu().numpy())
-        text_ended = text_ended or text == EOT
+        text_ended = text_ended or text == vocab.eot
         if index + 1 == budget:
             return
         step_ids = pad_audio.new_empty((rows, STREAMS))

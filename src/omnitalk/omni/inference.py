@@ -119,6 +119,10 @@ class OmniInference:
             clip = ClipFeatures.load(clip_path, encoder_dtype)
         return cls(model, checkpoint.tokenizer, whisper, snac, settings, clip)
 
+    @property
+    def vocab(self) -> lo.Vocab:
+        return self.model.config.vocab
+
     def encode_text(self, text: str) -> list[int]:
         return self.tokenizer.encode(text).ids
 
@@ -137,10 +141,10 @@ class OmniInference:
             if self.clip is None:
                 raise CheckpointError("this model has no CLIP encoder loaded (Mini-Omni2 with "
                                       "ViT-B-32.pt) to look at images")
-            speech_prompt, text_prompt = lo.image_speech_batch_prompt(frames)
+            speech_prompt, text_prompt = lo.image_speech_batch_prompt(frames, self.vocab)
             image_features = self.clip(image)[None]
         else:
-            speech_prompt, text_prompt = lo.batch_speech_prompt(frames)
+            speech_prompt, text_prompt = lo.batch_speech_prompt(frames, self.vocab)
             image_features = None
         if not speak:
             prompts, plan = [text_prompt], TEXT_ONLY
@@ -161,14 +165,14 @@ class OmniInference:
                     cancel: threading.Event | None = None) -> Iterator[OmniEvent]:
         """A written question -> text and, with `speak`, audio (T1->A2 or T1->T2)."""
         task = lo.Task.T1A2 if speak else lo.Task.T1T2
-        prompt = lo.text_prompt(task, self.encode_text(text))
+        prompt = lo.text_prompt(task, self.encode_text(text), self.vocab)
         yield from self._run([prompt], SPEECH if speak else TEXT_ONLY, {}, cancel,
                              time.perf_counter(), {})
 
     def transcribe(self, audio: np.ndarray) -> str:
         """The model's own ASR task."""
         features = self.whisper(audio)[None]
-        prompt = lo.speech_prompt(lo.Task.ASR, features.shape[1])
+        prompt = lo.speech_prompt(lo.Task.ASR, features.shape[1], self.vocab)
         inputs = {"audio_features": features, "audio_positions": prompt.audio_positions}
         text = ""
         for event in self._run([prompt], TEXT_ONLY, inputs, None, time.perf_counter(), {}):
@@ -194,7 +198,7 @@ class OmniInference:
         decode_start = time.perf_counter()
         for step in decode(self.model, prompts, plan, settings.decoding, inputs, cancel):
             steps += 1
-            if step.text is not None and step.text != lo.EOT:
+            if step.text is not None and step.text != self.model.config.vocab.eot:
                 if "first_text" not in seconds:
                     seconds["first_text"] = time.perf_counter() - start
                 delta = text.push(step.text)

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from omnitalk.omni.config import OmniConfig
-from omnitalk.omni.layout import AUDIO_BASE, AUDIO_LAYERS, AUDIO_STRIDE
+from omnitalk.omni.layout import AUDIO_LAYERS, AUDIO_STRIDE
 
 
 class SwiGLUAdapter(nn.Module):
@@ -36,15 +36,16 @@ class SwiGLUAdapter(nn.Module):
 class TiedHead(nn.Module):
     """The output head, read from the embedding table it is tied to."""
 
-    def __init__(self, embedding: nn.Embedding) -> None:
+    def __init__(self, embedding: nn.Embedding, audio_base: int) -> None:
         super().__init__()
         self._embedding = [embedding]  # a list: not registered twice as a submodule
+        self.audio_base = audio_base
 
     def text(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.linear(hidden, self._embedding[0].weight[:AUDIO_BASE])
+        return F.linear(hidden, self._embedding[0].weight[:self.audio_base])
 
     def audio(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.linear(hidden, self._embedding[0].weight[AUDIO_BASE:])
+        return F.linear(hidden, self._embedding[0].weight[self.audio_base:])
 
 
 class OmniModel(nn.Module):
@@ -62,7 +63,7 @@ class OmniModel(nn.Module):
             if config.vision_adapter_dim else None
         )
         # Replaced by an int8 copy when quantised (omnitalk.omni.quantize).
-        self.head: nn.Module = TiedHead(self.wte)
+        self.head: nn.Module = TiedHead(self.wte, config.vocab.audio_base)
 
     @property
     def wte(self) -> nn.Embedding:
@@ -110,7 +111,7 @@ class OmniModel(nn.Module):
         return out.last_hidden_state
 
     def text_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """[..., H] -> [..., 152000]: Qwen2's vocabulary and the 64 text special slots."""
+        """[..., H] -> [..., audio_base]: the text vocabulary and its 64 special slots."""
         return self.head.text(hidden)
 
     def audio_logits(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from omnitalk.omni.layout import AUDIO_BASE
-
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
 # aten's int8 kernel reads the input dimension in blocks of 16: other widths crash or are wrong.
@@ -65,10 +63,10 @@ class Int8Linear(nn.Module):
 class Int8Head(nn.Module):
     """The tied output head's text and audio slices as int8 copies (the embedding stays bf16)."""
 
-    def __init__(self, embedding_weight: torch.Tensor) -> None:
+    def __init__(self, embedding_weight: torch.Tensor, audio_base: int) -> None:
         super().__init__()
-        self.text_head = Int8Linear(embedding_weight[:AUDIO_BASE])
-        self.audio_head = Int8Linear(embedding_weight[AUDIO_BASE:])
+        self.text_head = Int8Linear(embedding_weight[:audio_base])
+        self.audio_head = Int8Linear(embedding_weight[audio_base:])
 
     def text(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.text_head(hidden)
@@ -98,5 +96,5 @@ def set_precision(model, precision: Precision):
         if model.vision_adapter is not None:
             _int8_linears(model.vision_adapter)
         if Int8Linear.supports(model.config.n_embd):
-            model.head = Int8Head(model.wte.weight)
+            model.head = Int8Head(model.wte.weight, model.config.vocab.audio_base)
     return model

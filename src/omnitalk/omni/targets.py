@@ -17,23 +17,21 @@ import torch
 from torch.nn import functional as F
 
 from omnitalk.omni.layout import (
-    AUDIO_BASE,
     AUDIO_LAYERS,
     AUDIO_STRIDE,
     EOA,
-    EOT,
+    MINI_OMNI,
     PAD_A,
-    PAD_T,
     TEXT_STREAM,
     Prompt,
-    audio_id,
+    Vocab,
 )
 
 IGNORE = -100
 
 
-def answer_rows(text: list[int], frames: np.ndarray | None = None,
-                steps: int | None = None) -> np.ndarray:
+def answer_rows(text: list[int], frames: np.ndarray | None = None, steps: int | None = None,
+                vocab: Vocab = MINI_OMNI) -> np.ndarray:
     """The 8 global-id rows [8, S] a talker emits for this answer (see the module docstring).
 
     S is the longer of the text (with eot) and the audio (with the delay and eoa), or `steps`
@@ -47,15 +45,15 @@ def answer_rows(text: list[int], frames: np.ndarray | None = None,
     if steps < needed:
         raise ValueError(f"this answer needs {needed} steps, got {steps}")
     rows = np.empty((TEXT_STREAM + 1, steps), np.int64)
-    rows[TEXT_STREAM] = PAD_T
-    rows[TEXT_STREAM, :len(text) + 1] = [*text, EOT]
+    rows[TEXT_STREAM] = vocab.pad_t
+    rows[TEXT_STREAM, :len(text) + 1] = [*text, vocab.eot]
     for layer in range(AUDIO_LAYERS):
         local = np.full(steps, PAD_A, np.int64)
         if frames is not None:
             start = layer + 1
             local[start:start + len(frames)] = frames[:, layer]
             local[start + len(frames)] = EOA
-        rows[layer] = audio_id(local, layer)
+        rows[layer] = vocab.audio_id(local, layer)
     return rows
 
 
@@ -96,7 +94,8 @@ def stream_losses(model, inputs: torch.Tensor, targets: torch.Tensor,
     audio = targets[:, :AUDIO_LAYERS]
     if (audio != IGNORE).any():
         logits = model.audio_logits(hidden).float()  # [N, 7, 4160]
-        shift = AUDIO_BASE + AUDIO_STRIDE * torch.arange(AUDIO_LAYERS, device=audio.device)
+        base = model.config.vocab.audio_base
+        shift = base + AUDIO_STRIDE * torch.arange(AUDIO_LAYERS, device=audio.device)
         local = torch.where(audio == IGNORE, IGNORE, audio - shift)
         for layer in range(AUDIO_LAYERS):
             if (local[:, layer] != IGNORE).any():
