@@ -24,6 +24,7 @@ import torch
 from omnitalk.engines.base import EngineError
 from omnitalk.omni.config import OmniConfig
 from omnitalk.omni.model import OmniModel
+from omnitalk.omni.quantize import fresh_rotary
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +149,17 @@ def _load_tokenizer(folder: Path):
 
 def _build(config: OmniConfig, weights: dict[str, torch.Tensor], source: Path,
            dtype: torch.dtype) -> OmniModel:
-    with torch.device("meta"):
+    # Mini-Omni's Qwen2 is built without memory (the 2.8 GB are loaded straight in); other
+    # decoders may hold computed buffers of their own, so they are built for real.
+    released = config.backbone is None
+    with torch.device("meta" if released else "cpu"):
         model = OmniModel(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     _check_shapes(weights, expected, source)
-    model.load_state_dict({k: v.to(dtype) for k, v in weights.items()}, strict=True, assign=True)
-    # The rotary tables are computed buffers that the meta device left empty: rebuild them.
-    rotary = model.backbone.rotary_emb
-    model.backbone.rotary_emb = type(rotary)(config=model.backbone.config)
+    model.load_state_dict({k: v.to(dtype) for k, v in weights.items()}, strict=True,
+                          assign=released)
+    model.to(dtype)
+    fresh_rotary(model.backbone)  # left empty by the meta device, or cast by .to()
     return model.eval()
 
 

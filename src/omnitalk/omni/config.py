@@ -35,6 +35,13 @@ class OmniConfig:
     whisper_adapter_dim: int = 768  # Whisper small's encoder width
     vision_adapter_dim: int | None = None  # 512 (CLIP ViT-B/32) for Mini-Omni2
     text_vocab: int = 151_936  # the backbone's padded text vocabulary (Qwen2's)
+    # Another decoder than Mini-Omni's Qwen2 (a talker made by `omnitalk train`): its
+    # transformers config as a dict. The Qwen2 fields above then describe nothing.
+    backbone: dict | None = None
+    # Which encoder makes the input features: "" is Whisper from OpenAI's small.pt or a
+    # transformers folder (Mini-Omni); "ctranslate2:PATH" is a CTranslate2 Whisper, with an
+    # empty PATH meaning the packaged tiny.en (omnitalk's own talkers).
+    audio_encoder: str = ""
 
     @property
     def vocab(self) -> Vocab:
@@ -45,9 +52,13 @@ class OmniConfig:
         return self.vocab.size
 
     def backbone_config(self):
-        """The equivalent transformers Qwen2 config (same RoPE, norm, QKV bias and MLP)."""
-        from transformers import Qwen2Config
+        """The decoder's transformers config: the one given, or Mini-Omni's Qwen2 as a
+        transformers Qwen2 (same RoPE, norm, QKV bias and MLP)."""
+        from transformers import AutoConfig, Qwen2Config
 
+        if self.backbone is not None:
+            settings = dict(self.backbone)
+            return AutoConfig.for_model(settings.pop("model_type"), **settings)
         return Qwen2Config(
             vocab_size=self.vocab_size,
             hidden_size=self.n_embd,

@@ -6,8 +6,9 @@ says, and the backbone reads the mean of the 8. Output: one head tied to the emb
 into a 152,000-wide text distribution and seven 4,160-wide audio distributions. Callers ask for
 the slices they sample: the text slice alone is 136M multiply-adds per row, the audio ones 26M.
 
-The backbone is transformers' Qwen2 (the released checkpoints are Qwen2-0.5B). The talker only
-asks it for `inputs_embeds` -> hidden states with a KV cache, so any HF decoder would do.
+The backbone is a transformers decoder: Qwen2 for the released checkpoints (Qwen2-0.5B), any
+other for talkers made by `omnitalk train`. The talker only asks it for `inputs_embeds` ->
+hidden states with a KV cache.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class TiedHead(nn.Module):
 class OmniModel(nn.Module):
     def __init__(self, config: OmniConfig, backbone: nn.Module | None = None) -> None:
         super().__init__()
-        from transformers import Qwen2Model
+        from transformers import AutoModel
 
         self.config = config
-        self.backbone = backbone if backbone is not None else Qwen2Model(config.backbone_config())
+        self.backbone = backbone if backbone is not None else AutoModel.from_config(
+            config.backbone_config())
         self.whisper_adapter = SwiGLUAdapter(
             config.whisper_adapter_dim, config.intermediate_size, config.n_embd
         )

@@ -83,6 +83,15 @@ def _int8_linears(module: nn.Module) -> None:
             _int8_linears(child)
 
 
+def fresh_rotary(backbone: nn.Module) -> None:
+    """Rebuild RoPE's frequency table in fp32: it is a computed buffer, and cast to bf16 its
+    frequencies drift enough to turn positions in the hundreds by a third of a radian."""
+    rotary = getattr(backbone, "rotary_emb", None)
+    if rotary is not None:
+        backbone.rotary_emb = type(rotary)(config=backbone.config).to(
+            next(backbone.parameters()).device)
+
+
 def set_precision(model, precision: Precision):
     """Convert an OmniModel in place for inference; returns it. int8 cannot be undone."""
     if precision == "fp32":
@@ -90,6 +99,7 @@ def set_precision(model, precision: Precision):
     if precision not in ("bf16", "int8"):
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     model.to(torch.bfloat16)
+    fresh_rotary(model.backbone)
     if precision == "int8":
         _int8_linears(model.backbone)
         _int8_linears(model.whisper_adapter)
