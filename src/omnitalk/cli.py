@@ -232,6 +232,20 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from omnitalk.train.config import check, load_train_config
+    from omnitalk.train.run import train_stage
+
+    config = load_train_config(args.config)
+    for name in ("out_dir", "data", "init", "backbone", "steps", "precision"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, str(value) if isinstance(value, Path) else value)
+    check(config, "the command line")
+    train_stage(config)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     import shutil
 
@@ -356,6 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=int, help="worker processes for the model stages")
     build.add_argument("--limit", type=int, help="only the first N conversations (0: all)")
     build.set_defaults(run=cmd_data)
+
+    train = verbs.add_parser(
+        "train", help="teach a causal LM to hear and speak, stage by stage",
+        description="Run one stage of the recipe (docs/train.md): stage1-align, stage2-adapt, "
+        "stage3-speak, stage3-tiny, freeze-omni, or a TOML file. A stage that finds its "
+        "checkpoint in out_dir goes on from it.")
+    train.add_argument("config", help="a shipped stage name or a TOML file")
+    train.add_argument("--out-dir", type=Path, help="override out_dir")
+    train.add_argument("--data", type=Path, help="override data (a dataset folder)")
+    train.add_argument("--init", type=Path, help="start from this talker checkpoint")
+    train.add_argument("--backbone", help="a transformers folder or .gguf to make a talker of")
+    train.add_argument("--steps", type=int, help="override steps")
+    train.add_argument("--precision", choices=["no", "bf16", "fp16"],
+                       help="override precision")
+    train.set_defaults(run=cmd_train)
 
     export = verbs.add_parser(
         "export", help="convert a Mini-Omni checkpoint folder to safetensors",

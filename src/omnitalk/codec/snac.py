@@ -63,6 +63,32 @@ def load_snac(folder: str | Path, dtype: torch.dtype = torch.float32):
     return for_inference(model, dtype)
 
 
+def random_snac(seed: int = 0):
+    """A SNAC 24 kHz with random weights (the same for a seed everywhere): the codec the
+    dataset factory and training use when no real weights are at hand."""
+    from snac import SNAC
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return SNAC(**SNAC_24KHZ)
+
+
+def save_snac(snac, folder: str | Path) -> Path:
+    """Write a SNAC (before `for_inference`) as `config.json` + `pytorch_model.bin`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {"sampling_rate": snac.sampling_rate, "encoder_dim": snac.encoder_dim,
+                "encoder_rates": list(snac.encoder_rates), "latent_dim": snac.latent_dim,
+                "decoder_dim": snac.decoder_dim, "decoder_rates": list(snac.decoder_rates),
+                "attn_window_size": snac.attn_window_size,
+                "codebook_size": snac.codebook_size, "codebook_dim": snac.codebook_dim,
+                "vq_strides": list(snac.vq_strides), "noise": SNAC_24KHZ["noise"],
+                "depthwise": SNAC_24KHZ["depthwise"]}
+    (folder / CONFIG).write_text(json.dumps(settings))
+    torch.save(snac.state_dict(), folder / WEIGHTS)
+    return folder
+
+
 def for_inference(snac, dtype: torch.dtype = torch.float32):
     """Fold weight normalisation into the weights (it only matters for training) and cast."""
     from torch.nn.utils import parametrize

@@ -53,16 +53,12 @@ class Workshop:
         """The SNAC given, or a randomly initialised 24 kHz one (seed 0: the same everywhere)."""
         import torch
 
-        from omnitalk.codec.snac import SNAC_24KHZ, for_inference, load_snac
+        from omnitalk.codec.snac import for_inference, load_snac, random_snac
 
         torch.set_num_threads(1)
         if self.config.tokenise.snac:
             return load_snac(self.config.tokenise.snac)
-        from snac import SNAC
-
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            return for_inference(SNAC(**SNAC_24KHZ))
+        return for_inference(random_snac(0))
 
     @cached_property
     def tokenizer(self):

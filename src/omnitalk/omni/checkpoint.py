@@ -203,15 +203,24 @@ def load_checkpoint(folder: str | Path, dtype: torch.dtype = torch.float32) -> O
                           "(omnitalk export) found")
 
 
-def export_safetensors(checkpoint: OmniCheckpoint, out: str | Path) -> Path:
-    """Write `model.safetensors` (tied head stored once), the config and the tokenizer files."""
+def save_talker(model: OmniModel, out: str | Path, tokenizer=None) -> Path:
+    """Write `model.safetensors` (the tied head stored once) and the config; with a
+    `tokenizers.Tokenizer`, its `tokenizer.json` too."""
     from safetensors.torch import save_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in checkpoint.model.state_dict().items()}
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, out / EXPORT_WEIGHTS, metadata={"format": "pt", "producer": "omnitalk"})
-    (out / EXPORT_CONFIG).write_text(json.dumps(checkpoint.model.config.to_dict(), indent=2))
+    (out / EXPORT_CONFIG).write_text(json.dumps(model.config.to_dict(), indent=2))
+    if tokenizer is not None:
+        tokenizer.save(str(out / TOKENIZER))
+    return out
+
+
+def export_safetensors(checkpoint: OmniCheckpoint, out: str | Path) -> Path:
+    """A loaded checkpoint as safetensors, with the tokenizer files it was read with."""
+    out = save_talker(checkpoint.model, out)
     for name in TOKENIZER_FILES:
         source = checkpoint.folder / name
         if source.is_file() and source.resolve() != (out / name).resolve():

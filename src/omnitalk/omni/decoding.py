@@ -121,6 +121,8 @@ def _shares_all_but_last(ids: torch.Tensor, features: dict) -> bool:
     if not torch.equal(head, head[:1].expand_as(head)):
         return False
     for value in features.values():
+        if isinstance(value, list):  # positions per row
+            return False
         if isinstance(value, slice) and value.stop > ids.shape[-1] - 1:
             return False
         if isinstance(value, torch.Tensor) and not torch.equal(value, value[:1].expand_as(value)):

@@ -31,7 +31,7 @@ from omnitalk.omni.decoding import (
 )
 from omnitalk.omni.quantize import PRECISIONS, set_precision
 from omnitalk.omni.settings import OmniSettings
-from omnitalk.omni.whisper import WhisperFeatures
+from omnitalk.omni.whisper import CTranslate2WhisperFeatures, WhisperFeatures
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class IncrementalText:
 
 
 class OmniInference:
-    def __init__(self, model, tokenizer, whisper: WhisperFeatures | None, snac,
+    def __init__(self, model, tokenizer, whisper, snac,
                  settings: OmniSettings, clip=None) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -101,10 +101,15 @@ class OmniInference:
         encoder_dtype = torch.float32 if settings.precision == "fp32" else torch.bfloat16
         checkpoint = load_checkpoint(folder, encoder_dtype)
         model = set_precision(checkpoint.model, settings.precision)
-        whisper = WhisperFeatures.load(_find(paths.whisper, folder, ("small.pt", "whisper"),
-                                             "a Whisper encoder (OpenAI small.pt or a "
-                                             "transformers Whisper folder): --whisper PATH"),
-                                       encoder_dtype)
+        encoder = model.config.audio_encoder
+        if encoder.startswith("ctranslate2:") and not paths.whisper:
+            whisper = CTranslate2WhisperFeatures(encoder.removeprefix("ctranslate2:"),
+                                                 threads=settings.threads)
+        else:
+            whisper = WhisperFeatures.load(_find(paths.whisper, folder, ("small.pt", "whisper"),
+                                                 "a Whisper encoder (OpenAI small.pt or a "
+                                                 "transformers Whisper folder): --whisper PATH"),
+                                           encoder_dtype)
         if whisper.width != model.config.whisper_adapter_dim:
             raise CheckpointError(f"the Whisper encoder is {whisper.width} wide but the talker's "
                                   f"adapter takes {model.config.whisper_adapter_dim}: wrong size?")

@@ -83,14 +83,15 @@ class OmniModel(nn.Module):
         self,
         ids: torch.Tensor,
         audio_features: torch.Tensor | None = None,
-        audio_positions: slice | None = None,
+        audio_positions: slice | list[slice] | None = None,
         image_features: torch.Tensor | None = None,
-        image_positions: slice | None = None,
+        image_positions: slice | list[slice] | None = None,
     ) -> torch.Tensor:
         """ids [B, 8, T] -> the backbone's input [B, T, n_embd].
 
-        Features [B, F, dim] (already trimmed) go through their adapter and overwrite the 7 audio
-        streams at `*_positions`; the text stream keeps its own embedding there.
+        Features [B, F, dim] go through their adapter and overwrite the 7 audio streams at
+        `*_positions` (one slice for every row, or one per row, each row's features then
+        zero-padded to F); the text stream keeps its own embedding there.
         """
         streams = self.wte(ids)  # [B, 8, T, H]
         for features, positions, adapter in (
@@ -101,10 +102,18 @@ class OmniModel(nn.Module):
                 continue
             if adapter is None:
                 raise ValueError("this model has no vision adapter (a Mini-Omni2 model has one)")
-            if positions is None or features.shape[1] != positions.stop - positions.start:
-                raise ValueError(f"{features.shape[1]} feature frames do not fit prompt "
-                                 f"positions {positions}")
-            streams[:, :AUDIO_LAYERS, positions] = adapter(features.to(self.dtype))[:, None]
+            adapted = adapter(features.to(self.dtype))
+            if isinstance(positions, slice):
+                if features.shape[1] != positions.stop - positions.start:
+                    raise ValueError(f"{features.shape[1]} feature frames do not fit prompt "
+                                     f"positions {positions}")
+                streams[:, :AUDIO_LAYERS, positions] = adapted[:, None]
+                continue
+            if positions is None or len(positions) != ids.shape[0]:
+                raise ValueError("features need prompt positions: one slice, or one per row")
+            for row, span in enumerate(positions):
+                frames = span.stop - span.start
+                streams[row, :AUDIO_LAYERS, span] = adapted[row, None, :frames]
         return streams.mean(dim=1)
 
     def hidden(self, embeds: torch.Tensor, cache=None) -> torch.Tensor:

@@ -1,0 +1,237 @@
+"""One training stage, with accelerate: one CPU, one GPU, or many (`accelerate launch`).
+
+Mixed precision as the device allows, gradient accumulation, AdamW with a cosine schedule
+after a linear warm-up. Every `save_every` steps the whole state (weights in safetensors,
+optimiser, schedule, random states, the loss history) is written to `<out_dir>/checkpoint`
+(a fresh copy renamed into place, so a kill never leaves half a checkpoint). A stage that finds
+a checkpoint goes on from it: the batches are a function of the step, so a resumed run sees
+the same batches and ends with the same weights as one that was never stopped. The end of a
+stage writes `<out_dir>/final` (a talker `--checkpoint` loads), a loss plot and a report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from omnitalk.codec.snac import random_snac, save_snac
+from omnitalk.data.files import write_json
+from omnitalk.engines.base import EngineError
+from omnitalk.omni.checkpoint import load_checkpoint, save_talker
+from omnitalk.omni.targets import stream_losses
+from omnitalk.train.collate import TaskExample, collate, task_examples
+from omnitalk.train.config import TrainConfig
+from omnitalk.train.data import load_exchanges, split
+from omnitalk.train.evaluate import evaluate
+from omnitalk.train.freeze import select_trainable
+from omnitalk.train.surgery import load_lm, talker_from_lm
+
+CHECKPOINT, STATE = "checkpoint", "trainer_state.json"
+
+
+class TrainingTalker(nn.Module):
+    """The talker with its loss as `forward`, so that DDP / FSDP wrap the whole step."""
+
+    def __init__(self, talker) -> None:
+        super().__init__()
+        self.talker = talker
+
+    def forward(self, inputs, targets, **features) -> dict[str, torch.Tensor]:
+        return stream_losses(self.talker, inputs, targets, **features)
+
+
+def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    audio = [loss for name, loss in losses.items() if name.startswith("audio")]
+    total = config.text_weight * losses["text"] if "text" in losses else 0.0
+    if audio:
+        total = total + config.audio_weight * torch.stack(audio).mean()
+    return total
+
+
+def batch_positions(micro_batch: int, batch_size: int, count: int, seed: int) -> list[int]:
+    """Which examples micro-batch `m` holds: a seeded permutation per epoch, read in order.
+    A function of `m` alone, so that a resumed run sees the batches it would have seen."""
+    out = []
+    for slot in range(micro_batch * batch_size, (micro_batch + 1) * batch_size):
+        epoch, index = divmod(slot, count)
+        out.append(int(np.random.default_rng([seed, epoch]).permutation(count)[index]))
+    return out
+
+
+@dataclass
+class TrainReport:
+    config: dict
+    steps: int
+    history: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)
+    train_examples: int = 0
+    held_out_examples: int = 0
+    tokens_per_second: float = 0.0
+    trainable_parameters: int = 0
+    final: str = ""
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, on_step=None) -> None:
+        self.config = config
+        self.out = Path(config.out_dir)
+        # (step, steps, history row, evaluation or None) after every step.
+        self.on_step = on_step or (lambda step, steps, row, evaluation: None)
+
+    def _talker(self, feature_width: int):
+        if self.config.init:
+            checkpoint = load_checkpoint(self.config.init)
+            return checkpoint.model.float().train(), checkpoint.tokenizer
+        lm, tokenizer = load_lm(self.config.backbone)
+        return talker_from_lm(lm, feature_width, seed=self.config.seed).train(), tokenizer
+
+    def _examples(self, talker, exchanges) -> list[TaskExample]:
+        return task_examples(exchanges, self.config.tasks, talker.config.vocab,
+                             self.config.max_answer_frames)
+
+    def _save_final(self, talker, tokenizer) -> Path:
+        final = save_talker(talker, self.out / "final", tokenizer)
+        if self.config.snac:
+            shutil.copytree(self.config.snac, final / "snac", dirs_exist_ok=True)
+        else:  # the random codec the dataset factory coded the answers with
+            save_snac(random_snac(0), final / "snac")
+        return final
+
+    def run(self) -> TrainReport:
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+        from transformers import get_cosine_schedule_with_warmup
+
+        config = self.config
+        torch.set_num_threads(config.threads)
+        set_seed(config.seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+        exchanges = load_exchanges(config.data, config.subset, self.out / "hf-cache")
+        if not exchanges:
+            raise EngineError(f"{config.data}: subset {config.subset!r} has no exchanges")
+        training, held = split(exchanges, config.held_out, config.seed)
+        talker, tokenizer = self._talker(exchanges[0].question_features.shape[1])
+        train_examples = self._examples(talker, training)
+        held_examples = self._examples(talker, held)[:config.eval_examples]
+        if not train_examples:
+            raise EngineError(f"no training examples for tasks {config.tasks} in {config.data}")
+        parameters, freezer = select_trainable(talker, config.train)
+        accelerator = Accelerator(mixed_precision=config.precision)
+        optimizer = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.95),
+                                      weight_decay=config.weight_decay)
+        schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
+        model, optimizer = accelerator.prepare(TrainingTalker(talker), optimizer)
+        accelerator.register_for_checkpointing(schedule)
+        report = TrainReport(asdict(config), config.steps, train_examples=len(train_examples),
+                             held_out_examples=len(held_examples),
+                             trainable_parameters=sum(p.numel() for p in parameters))
+        start = self._resume(accelerator, report)
+        tokens, started = 0, time.perf_counter()
+        for step in range(start + 1, config.steps + 1):
+            row = {"step": step, "lr": schedule.get_last_lr()[0]}
+            sums: dict[str, float] = {}
+            for micro in range(config.grad_accum):
+                indices = batch_positions((step - 1) * config.grad_accum + micro,
+                                          config.batch_size, len(train_examples), config.seed)
+                batch = collate([train_examples[i] for i in indices], talker.config.vocab)
+                tokens += batch.inputs.shape[0] * batch.inputs.shape[-1]
+                last = micro == config.grad_accum - 1
+                device = accelerator.device
+                with (accelerator.no_sync(model) if not last else nullcontext()), \
+                        accelerator.autocast():
+                    features = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                                for k, v in batch.model_inputs().items()}
+                    losses = model(batch.inputs.to(device), batch.targets.to(device),
+                                   **features)
+                    loss = weighted_loss(losses, config) / config.grad_accum
+                accelerator.backward(loss)
+                for name, value in losses.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach()) / config.grad_accum
+            row["grad_norm"] = float(accelerator.clip_grad_norm_(parameters, config.max_grad_norm))
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            if freezer is not None:
+                freezer.restore()
+            row |= {"loss": sum(v for k, v in sums.items()) / len(sums), **sums}
+            if not math.isfinite(row["loss"]):
+                raise EngineError(f"step {step}: the loss is {row['loss']}; lower lr, or use "
+                                  "precision = 'no'")
+            report.history.append(row)
+            evaluation = None
+            if step % config.eval_every == 0 or step == config.steps:
+                evaluation = evaluate(talker, tokenizer, step, held_examples,
+                                      held[:config.eval_examples], config.tasks,
+                                      config.batch_size)
+                report.evaluations.append(asdict(evaluation))
+            if step % config.save_every == 0 or step == config.steps:
+                self._save_state(accelerator, report, step)
+            self.on_step(step, config.steps, row, evaluation)
+        report.tokens_per_second = tokens / max(time.perf_counter() - started, 1e-9)
+        report.final = str(self._save_final(accelerator.unwrap_model(model).talker, tokenizer))
+        plot_losses(report, self.out / "loss.png")
+        write_json(self.out / "report.json", asdict(report))
+        return report
+
+    def _resume(self, accelerator, report: TrainReport) -> int:
+        for name in (CHECKPOINT, f"{CHECKPOINT}.old"):  # .old: killed mid-swap
+            folder = self.out / name
+            if (folder / STATE).is_file():
+                accelerator.load_state(str(folder))
+                state = json.loads((folder / STATE).read_text())
+                report.history, report.evaluations = state["history"], state["evaluations"]
+                return int(state["step"])
+        return 0
+
+    def _save_state(self, accelerator, report: TrainReport, step: int) -> None:
+        fresh, current = self.out / f"{CHECKPOINT}.tmp", self.out / CHECKPOINT
+        old = self.out / f"{CHECKPOINT}.old"
+        shutil.rmtree(fresh, ignore_errors=True)
+        accelerator.save_state(str(fresh), safe_serialization=True)
+        write_json(fresh / STATE, {"step": step, "history": report.history,
+                                   "evaluations": report.evaluations})
+        shutil.rmtree(old, ignore_errors=True)
+        if current.exists():
+            current.rename(old)
+        fresh.rename(current)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def plot_losses(report: TrainReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    steps = [row["step"] for row in report.history]
+    streams = sorted({k for row in report.history for k in row
+                      if k == "text" or k.startswith("audio")})
+    window = max(1, len(steps) // 50)
+    for name in streams:
+        values = np.array([row.get(name, np.nan) for row in report.history], dtype=float)
+        smooth = np.convolve(np.nan_to_num(values), np.ones(window) / window, mode="same")
+        axis.plot(steps, smooth, label=f"train {name}", linewidth=1)
+    for name in streams:
+        points = [(e["step"], e["losses"][name]) for e in report.evaluations
+                  if name in e["losses"]]
+        if points:
+            axis.plot(*zip(*points, strict=True), "o--", label=f"held-out {name}")
+    axis.set_xlabel("step")
+    axis.set_ylabel("cross-entropy")
+    axis.set_yscale("log")
+    axis.set_title(report.config["name"])
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
