@@ -141,8 +141,11 @@ class Trainer:
             row = {"step": step, "lr": schedule.get_last_lr()[0]}
             sums: dict[str, float] = {}
             for micro in range(config.grad_accum):
-                indices = batch_positions((step - 1) * config.grad_accum + micro,
-                                          config.batch_size, len(train_examples), config.seed)
+                # Each process takes its own micro-batches of the one seeded order.
+                micro_batch = ((step - 1) * config.grad_accum + micro) \
+                    * accelerator.num_processes + accelerator.process_index
+                indices = batch_positions(micro_batch, config.batch_size, len(train_examples),
+                                          config.seed)
                 batch = collate([train_examples[i] for i in indices], talker.config.vocab)
                 tokens += batch.inputs.shape[0] * batch.inputs.shape[-1]
                 last = micro == config.grad_accum - 1
@@ -169,7 +172,8 @@ class Trainer:
                                   "precision = 'no'")
             report.history.append(row)
             evaluation = None
-            if step % config.eval_every == 0 or step == config.steps:
+            main = accelerator.is_main_process
+            if main and (step % config.eval_every == 0 or step == config.steps):
                 evaluation = evaluate(talker, tokenizer, step, held_examples,
                                       held[:config.eval_examples], config.tasks,
                                       config.batch_size)
@@ -177,10 +181,14 @@ class Trainer:
             if step % config.save_every == 0 or step == config.steps:
                 self._save_state(accelerator, report, step)
             self.on_step(step, config.steps, row, evaluation)
-        report.tokens_per_second = tokens / max(time.perf_counter() - started, 1e-9)
-        report.final = str(self._save_final(accelerator.unwrap_model(model).talker, tokenizer))
-        plot_losses(report, self.out / "loss.png")
-        write_json(self.out / "report.json", asdict(report))
+        report.tokens_per_second = (tokens * accelerator.num_processes
+                                    / max(time.perf_counter() - started, 1e-9))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            report.final = str(self._save_final(accelerator.unwrap_model(model).talker,
+                                                tokenizer))
+            plot_losses(report, self.out / "loss.png")
+            write_json(self.out / "report.json", asdict(report))
         return report
 
     def _resume(self, accelerator, report: TrainReport) -> int:
@@ -196,8 +204,13 @@ class Trainer:
     def _save_state(self, accelerator, report: TrainReport, step: int) -> None:
         fresh, current = self.out / f"{CHECKPOINT}.tmp", self.out / CHECKPOINT
         old = self.out / f"{CHECKPOINT}.old"
-        shutil.rmtree(fresh, ignore_errors=True)
+        if accelerator.is_main_process:
+            shutil.rmtree(fresh, ignore_errors=True)
+        accelerator.wait_for_everyone()
         accelerator.save_state(str(fresh), safe_serialization=True)
+        accelerator.wait_for_everyone()
+        if not accelerator.is_main_process:
+            return
         write_json(fresh / STATE, {"step": step, "history": report.history,
                                    "evaluations": report.evaluations})
         shutil.rmtree(old, ignore_errors=True)
@@ -208,29 +221,34 @@ class Trainer:
 
 
 def plot_losses(report: TrainReport, path: Path) -> None:
+    """Training loss per stream (moving average) and held-out loss at each evaluation."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    steps = [row["step"] for row in report.history]
+    steps = np.array([row["step"] for row in report.history])
     streams = sorted({k for row in report.history for k in row
                       if k == "text" or k.startswith("audio")})
-    window = max(1, len(steps) // 50)
-    for name in streams:
+    window = max(1, len(steps) // 40)
+    colours = plt.get_cmap("tab10")
+    for number, name in enumerate(streams):
         values = np.array([row.get(name, np.nan) for row in report.history], dtype=float)
-        smooth = np.convolve(np.nan_to_num(values), np.ones(window) / window, mode="same")
-        axis.plot(steps, smooth, label=f"train {name}", linewidth=1)
-    for name in streams:
+        present = ~np.isnan(values)
+        if present.sum() >= window:
+            smooth = np.convolve(values[present], np.ones(window) / window, mode="valid")
+            axis.plot(steps[present][window - 1:], smooth, color=colours(number), linewidth=1,
+                      label=f"{name}: training")
         points = [(e["step"], e["losses"][name]) for e in report.evaluations
                   if name in e["losses"]]
         if points:
-            axis.plot(*zip(*points, strict=True), "o--", label=f"held-out {name}")
+            axis.plot(*zip(*points, strict=True), "o--", color=colours(number), markersize=4,
+                      label=f"{name}: held-out")
     axis.set_xlabel("step")
     axis.set_ylabel("cross-entropy")
     axis.set_yscale("log")
-    axis.set_title(report.config["name"])
+    axis.set_title(f"{report.config['name']} (training curves: moving average of {window})")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
