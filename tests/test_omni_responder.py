@@ -124,3 +124,23 @@ def test_talk_cli_answers_with_the_end_to_end_model(folder, tmp_path):
     assert "country" in summary["transcript"].lower()  # the session's own ASR heard the turn
     audio, rate = sf.read(summary["reply_wav"])
     assert rate == 24000 and 0 < audio.size <= (STEPS - 7) * SAMPLES_PER_FRAME
+
+
+def test_a_text_answering_talker_is_spoken_by_the_voice():
+    from omnitalk.omni.inference import AnswerDone, TextDelta
+
+    class TextTalker:
+        def answer(self, audio, speak=True, cancel=None):
+            assert not speak  # the talker is asked for text only
+            yield TextDelta("Paris is the capital, ")
+            yield TextDelta("and it has 2 million people.")
+            yield AnswerDone("", 12, np.zeros((0, 7), np.int64), 0, {})
+
+    voice = SilentTTS()
+    responder = OmniResponder(TextTalker(), voice)
+    sink = RecordingSink()
+    responder.respond([], UserTurn(tone(1.0), "hi"), sink, threading.Event())
+    assert sink.clauses == ["Paris is the capital,", "and it has 2 million people."]
+    assert voice.spoken == ["Paris is the capital,", "and it has two million people."]
+    assert sink.rates == {voice.sample_rate} == {responder.sample_rate}
+    assert sum(c.size for c in sink.chunks) > 0

@@ -46,7 +46,8 @@ class Assistant:
             from omnitalk.omni.responder import OmniResponder
 
             start = time.perf_counter()
-            responder: Responder = OmniResponder(OmniInference.load(config.omni))
+            voice = None if config.omni.speak else tts
+            responder: Responder = OmniResponder(OmniInference.load(config.omni), voice)
             seconds["omni"] = round(time.perf_counter() - start, 2)
         else:
             responder = CascadeResponder(timed("llm", config.llm), tts, config.cascade)

@@ -34,6 +34,9 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
                       "(default CHECKPOINT/snac)")
     omni.add_argument("--omni-precision", choices=["fp32", "bf16", "int8"],
                       help="fp32 (reference numerics), bf16, or int8 weights (default int8)")
+    omni.add_argument("--omni-text", action="store_true",
+                      help="the talker answers in text and Piper speaks it (for talkers "
+                      "trained to answer in text, like stage 2 of omnitalk train)")
     turn = parser.add_argument_group("turn-taking")
     turn.add_argument("--silence-ms", type=int, help="silence that ends a turn (default 500)")
     turn.add_argument("--min-speech-ms", type=int, help="shortest speech that is a turn (250)")
@@ -60,6 +63,7 @@ def _config_from(args: argparse.Namespace):
         (config.omni.paths, "whisper", args.whisper),
         (config.omni.paths, "snac", args.snac),
         (config.omni, "precision", args.omni_precision),
+        (config.omni, "speak", False if args.omni_text else None),
     ]
     for target, name, value in overrides:
         if value is not None:

@@ -2,7 +2,8 @@
 
 The session still transcribes each turn (for the transcript events and history); the talker
 answers from the audio itself. Text is reported in clauses as it decodes, and audio is sent as
-soon as SNAC has decoded each chunk. The released Mini-Omni models were trained on single turns
+soon as SNAC has decoded each chunk; or, for a talker that answers in text only, each clause
+is spoken by the assistant's Piper voice. The released Mini-Omni models were trained on single turns
 and take no system prompt, so history and instructions are not given to them.
 """
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from omnitalk.agent.clauses import ClauseChunker
 from omnitalk.agent.responder import ReplySink, UserTurn
-from omnitalk.engines.base import ChatMessage
+from omnitalk.agent.speech_text import normalize_for_speech
+from omnitalk.engines.base import TTS, ChatMessage
 from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference, TextDelta
 from omnitalk.omni.whisper import SpeechTooLong
 
@@ -23,20 +25,35 @@ log = logging.getLogger(__name__)
 
 
 class OmniResponder:
-    def __init__(self, inference: OmniInference) -> None:
+    """`voice` set: the talker answers in text only (A1->T2) and the voice speaks each clause,
+    for talkers that were taught to answer in text (stage 2 of `omnitalk train`)."""
+
+    def __init__(self, inference: OmniInference, voice: TTS | None = None) -> None:
         self.inference = inference
+        self.voice = voice
 
     @property
     def sample_rate(self) -> int:
+        if self.voice is not None:
+            return self.voice.sample_rate
         return int(self.inference.snac.sampling_rate)
 
     def warm_up(self) -> None:
         """One short answer, so that the first real turn does not pay for allocations."""
         one_second = np.zeros(16000, np.float32)
         cancel = threading.Event()
-        for event in self.inference.answer(one_second, cancel=cancel):
-            if isinstance(event, AudioChunk):
+        for event in self.inference.answer(one_second, speak=self.voice is None, cancel=cancel):
+            if isinstance(event, AudioChunk | TextDelta):
                 cancel.set()
+
+    def _clause(self, text: str, sink: ReplySink, cancel: threading.Event) -> None:
+        sink.clause(text)
+        if self.voice is None:
+            return
+        for samples in self.voice.synthesize(normalize_for_speech(text)):
+            if cancel.is_set():
+                return
+            sink.audio(samples, self.voice.sample_rate)
 
     def respond(
         self,
@@ -46,10 +63,11 @@ class OmniResponder:
         cancel: threading.Event,
         instructions: str | None = None,
     ) -> None:
+        speak = self.voice is None
         if turn.audio.size:
-            events = self.inference.answer(turn.audio, cancel=cancel)
-        else:  # a typed turn: the text-in, speech-out task
-            events = self.inference.answer_text(turn.text, cancel=cancel)
+            events = self.inference.answer(turn.audio, speak=speak, cancel=cancel)
+        else:  # a typed turn: the text-in task
+            events = self.inference.answer_text(turn.text, speak=speak, cancel=cancel)
         chunker = ClauseChunker()
         first = True
         try:
@@ -59,7 +77,7 @@ class OmniResponder:
                         sink.first_token()
                         first = False
                     for clause in chunker.push(event.text):
-                        sink.clause(clause)
+                        self._clause(clause, sink, cancel)
                 elif isinstance(event, AudioChunk):
                     if not cancel.is_set():
                         sink.audio(event.audio, event.sample_rate)
@@ -69,7 +87,7 @@ class OmniResponder:
                                     event.dropped_frames)
             rest = chunker.flush()
             if rest.strip() and not cancel.is_set():
-                sink.clause(rest)
+                self._clause(rest, sink, cancel)
         except SpeechTooLong as error:
             cancel.set()
             sink.failed("audio_too_long", str(error))

@@ -52,6 +52,9 @@ class OmniSettings:
     precision: str = "int8"
     # Mini-Omni's streaming mode: a text-only twin writes the text that the speech follows.
     batch_parallel: bool = True
+    # false: the talker answers in text (A1->T2) and the assistant's Piper voice speaks it, for
+    # talkers taught to answer in text only (stage 2 of `omnitalk train`).
+    speak: bool = True
     decoding: DecodingOptions = field(default_factory=DecodingOptions)
     chunk_frames: int = 4  # SNAC frames per audio chunk (4 = 341 ms)
     context_frames: int = 3  # frames decoded before each chunk, then cropped
