@@ -12,9 +12,11 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -148,27 +150,20 @@ def test_frozen_parts_are_bit_identical_after_a_stage(dataset, tmp_path):
             assert not torch.equal(after[name], tensor), name  # the adapter learnt
 
 
+def stage_file(dataset, out, **settings) -> Path:
+    """A stage as the TOML file `omnitalk train` reads, for runs in their own processes."""
+    fields = {"name": "run", "out_dir": str(out), "data": str(dataset[0]), "backbone": "tiny",
+              "held_out": 0.0, "precision": "no", "tasks": ["asr", "a1a2"], "train": ["all"],
+              "steps": 12, "batch_size": 2, "grad_accum": 2, "lr": 3e-3, "warmup": 3,
+              "eval_every": 100, "save_every": 100} | settings
+    path = out.parent / f"{out.name}.toml"
+    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items()))
+    return path
+
+
 def test_a_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
     def config_file(out):
-        path = tmp_path / f"{out.name}.toml"
-        path.write_text(f"""
-name = "resume"
-out_dir = "{out}"
-data = "{dataset[0]}"
-backbone = "tiny"
-held_out = 0.0
-precision = "no"
-tasks = ["asr", "a1a2"]
-train = ["all"]
-steps = 12
-batch_size = 2
-grad_accum = 2
-lr = 3e-3
-warmup = 3
-eval_every = 100
-save_every = 2
-""")
-        return path
+        return stage_file(dataset, out, save_every=2)
 
     command = [sys.executable, "-m", "omnitalk.cli", "train"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
@@ -210,3 +205,31 @@ def test_a_trained_checkpoint_answers_in_talk(learnt, tmp_path):
     reply, rate = sf.read(summary["reply_wav"])
     assert rate == 24000 and reply.size > 0  # it heard the turn and spoke, in its random voice
     assert load_checkpoint(report.final).model.config.audio_encoder == "ctranslate2:"
+
+
+def test_two_processes_train_like_one_that_accumulates_their_micro_batches(dataset, tmp_path):
+    """DDP over gloo on the CPU: two processes of one micro-batch each per step reach the
+    weights and losses of one process accumulating the same two micro-batches."""
+    with socket.socket() as probe:  # a free port for the processes to meet on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run([sys.executable, "-m", "omnitalk.cli", "train",
+                    str(stage_file(dataset, one, steps=6, grad_accum=2, threads=2))],
+                   check=True, capture_output=True, timeout=900)
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(port), "-m", "omnitalk.cli", "train",
+         str(stage_file(dataset, two, steps=6, grad_accum=1, threads=1))],
+        capture_output=True, text=True, timeout=900)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    ours = load_file(two / "final" / "model.safetensors")
+    theirs = load_file(one / "final" / "model.safetensors")
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=1e-4, atol=1e-5)
+    reports = [json.loads((d / "report.json").read_text()) for d in (two, one)]
+    assert [r["processes"] for r in reports] == [2, 1]
+    losses = [[row["loss"] for row in r["history"]] for r in reports]
+    assert len(losses[0]) == 6 and losses[0][-1] < losses[0][0]  # it trained
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)

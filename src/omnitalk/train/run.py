@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,7 +26,10 @@ def summary(report: TrainReport) -> Table:
 
 
 def train_stage(config: TrainConfig, console: Console | None = None) -> TrainReport:
-    console = console or Console(stderr=True, width=max(120, Console(stderr=True).width))
+    # Of several processes (`accelerate launch`, `torchrun`) only the first reports.
+    quiet = int(os.environ.get("RANK", "0")) != 0
+    console = console or Console(stderr=True, width=max(120, Console(stderr=True).width),
+                                 quiet=quiet)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[loss]}"))
     with Progress(*columns, console=console) as progress:
@@ -40,8 +45,9 @@ def train_stage(config: TrainConfig, console: Console | None = None) -> TrainRep
     console.print(summary(report))
     last = report.evaluations[-1] if report.evaluations else None
     for sample in (last or {}).get("samples", [])[:6]:
-        console.print(f"[dim]{sample['task']}[/] {escape(sample['question'])} -> "
-                      f"{escape(sample['said'])!r} [dim](expected {escape(sample['expected'])})")
+        said = escape(sample["said"][:200])  # an untrained talker can ramble
+        console.print(f"[dim]{sample['task']}[/] {escape(sample['question'])} -> {said!r} "
+                      f"[dim](expected {escape(sample['expected'])})")
     console.print(f"{report.train_examples} training examples, "
                   f"{report.trainable_parameters / 1e6:.1f} M trainable parameters, "
                   f"{report.tokens_per_second:.0f} positions/s; talker in {report.final}, "

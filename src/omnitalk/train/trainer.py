@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from contextlib import nullcontext
@@ -57,6 +58,12 @@ def weighted_loss(losses: dict[str, torch.Tensor], config: TrainConfig) -> torch
     return total
 
 
+def cpu_processes() -> bool:
+    """Whether this is one of several processes (torchrun) on a machine without CUDA.
+    accelerate would take each for a run of its own unless told they share the CPU."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
 def batch_positions(micro_batch: int, batch_size: int, count: int, seed: int) -> list[int]:
     """Which examples micro-batch `m` holds: a seeded permutation per epoch, read in order.
     A function of `m` alone, so that a resumed run sees the batches it would have seen."""
@@ -65,6 +72,13 @@ def batch_positions(micro_batch: int, batch_size: int, count: int, seed: int) ->
         epoch, index = divmod(slot, count)
         out.append(int(np.random.default_rng([seed, epoch]).permutation(count)[index]))
     return out
+
+
+def mean_over_processes(seen: list[dict[str, list[float]]]) -> dict[str, float]:
+    """Each stream's mean loss over the micro-batches, of every process, that had it."""
+    names = sorted({name for process in seen for name in process})
+    return {name: float(np.mean([v for process in seen for v in process.get(name, [])]))
+            for name in names}
 
 
 @dataclass
@@ -76,6 +90,7 @@ class TrainReport:
     train_examples: int = 0
     held_out_examples: int = 0
     tokens_per_second: float = 0.0
+    processes: int = 1
     trainable_parameters: int = 0
     final: str = ""
 
@@ -108,7 +123,7 @@ class Trainer:
 
     def run(self) -> TrainReport:
         from accelerate import Accelerator
-        from accelerate.utils import set_seed
+        from accelerate.utils import gather_object, set_seed
         from transformers import get_cosine_schedule_with_warmup
 
         config = self.config
@@ -126,7 +141,7 @@ class Trainer:
         if not train_examples:
             raise EngineError(f"no training examples for tasks {config.tasks} in {config.data}")
         parameters, freezer = select_trainable(talker, config.train)
-        accelerator = Accelerator(mixed_precision=config.precision)
+        accelerator = Accelerator(mixed_precision=config.precision, cpu=cpu_processes())
         optimizer = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.95),
                                       weight_decay=config.weight_decay)
         schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
@@ -134,12 +149,13 @@ class Trainer:
         accelerator.register_for_checkpointing(schedule)
         report = TrainReport(asdict(config), config.steps, train_examples=len(train_examples),
                              held_out_examples=len(held_examples),
-                             trainable_parameters=sum(p.numel() for p in parameters))
+                             trainable_parameters=sum(p.numel() for p in parameters),
+                             processes=accelerator.num_processes)
         start = self._resume(accelerator, report)
         tokens, started = 0, time.perf_counter()
         for step in range(start + 1, config.steps + 1):
             row = {"step": step, "lr": schedule.get_last_lr()[0]}
-            sums: dict[str, float] = {}
+            seen: dict[str, list[float]] = {}  # each stream's loss in each micro-batch
             for micro in range(config.grad_accum):
                 # Each process takes its own micro-batches of the one seeded order.
                 micro_batch = ((step - 1) * config.grad_accum + micro) \
@@ -159,14 +175,15 @@ class Trainer:
                     loss = weighted_loss(losses, config) / config.grad_accum
                 accelerator.backward(loss)
                 for name, value in losses.items():
-                    sums[name] = sums.get(name, 0.0) + float(value.detach()) / config.grad_accum
+                    seen.setdefault(name, []).append(float(value.detach()))
             row["grad_norm"] = float(accelerator.clip_grad_norm_(parameters, config.max_grad_norm))
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
             if freezer is not None:
                 freezer.restore()
-            row |= {"loss": sum(v for k, v in sums.items()) / len(sums), **sums}
+            stream_means = mean_over_processes(gather_object([seen]))
+            row |= {"loss": sum(stream_means.values()) / len(stream_means), **stream_means}
             if not math.isfinite(row["loss"]):
                 raise EngineError(f"step {step}: the loss is {row['loss']}; lower lr, or use "
                                   "precision = 'no'")
