@@ -379,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="teach a causal LM to hear and speak, stage by stage",
         description="Run one stage of the recipe (docs/train.md): stage1-align, stage2-adapt, "
         "stage3-speak, stage3-tiny, freeze-omni, or a TOML file. A stage that finds its "
-        "checkpoint in out_dir goes on from it.")
+        "checkpoint in out_dir goes on from it. For several processes (GPUs, or CPU "
+        "processes over gloo): torchrun --nproc_per_node N -m omnitalk.cli train CONFIG.")
     train.add_argument("config", help="a shipped stage name or a TOML file")
     train.add_argument("--out-dir", type=Path, help="override out_dir")
     train.add_argument("--data", type=Path, help="override data (a dataset folder)")
