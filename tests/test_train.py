@@ -38,7 +38,7 @@ from omnitalk.train.config import TrainConfig, check
 from omnitalk.train.data import load_exchanges
 from omnitalk.train.evaluate import held_out_losses
 from omnitalk.train.surgery import load_lm, talker_from_lm
-from omnitalk.train.trainer import Trainer
+from omnitalk.train.trainer import Trainer, mean_over_processes
 
 pytestmark = pytest.mark.real_models  # the packaged Whisper tiny.en and SmolLM2 tokenizer
 
@@ -207,6 +207,11 @@ def test_a_trained_checkpoint_answers_in_talk(learnt, tmp_path):
     assert load_checkpoint(report.final).model.config.audio_encoder == "ctranslate2:"
 
 
+def test_logged_losses_average_the_micro_batches_that_had_each_stream():
+    seen = [{"text": [1.0, 3.0], "audio0": [4.0]}, {"text": [5.0]}]
+    assert mean_over_processes(seen) == {"audio0": 4.0, "text": 3.0}
+
+
 def test_two_processes_train_like_one_that_accumulates_their_micro_batches(dataset, tmp_path):
     """DDP over gloo on the CPU: two processes of one micro-batch each per step reach the
     weights and losses of one process accumulating the same two micro-batches."""
@@ -223,6 +228,7 @@ def test_two_processes_train_like_one_that_accumulates_their_micro_batches(datas
          str(stage_file(dataset, two, steps=6, grad_accum=1, threads=1))],
         capture_output=True, text=True, timeout=900)
     assert launched.returncode == 0, launched.stderr[-3000:]
+    assert launched.stderr.count("training examples,") == 1  # only the first process reports
     ours = load_file(two / "final" / "model.safetensors")
     theirs = load_file(one / "final" / "model.safetensors")
     assert ours.keys() == theirs.keys()
