@@ -33,6 +33,9 @@ class EnergyVAD:
     def reset(self) -> None:
         pass
 
+    def fork(self) -> EnergyVAD:
+        return EnergyVAD()
+
 
 class ScriptedASR:
     sample_rate = RATE
@@ -49,20 +52,30 @@ class ScriptedASR:
 
 
 class ScriptedLLM:
-    """Streams a fixed reply word by word; can fail or be slow."""
+    """Streams a fixed reply word by word; can fail (an EngineError, or `crash` raised as it
+    is, like an engine's unforeseen exception) or be slow. A token is a word."""
 
-    def __init__(self, reply: str, fail_times: int = 0, delay_s: float = 0.0) -> None:
+    def __init__(self, reply: str, fail_times: int = 0, delay_s: float = 0.0,
+                 prompt_limit: int = 100_000, crash: Exception | None = None) -> None:
         self.reply = reply
         self.fail_times = fail_times
         self.delay_s = delay_s
+        self.prompt_limit = prompt_limit
+        self.crash = crash
         self.prompts: list[list[ChatMessage]] = []
         self.cancelled = threading.Event()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
     def warm_up(self, messages: list[ChatMessage]) -> None:
         pass
 
     def stream_chat(self, messages, cancel=None, max_tokens=None):
         self.prompts.append(list(messages))
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
         if self.fail_times > 0:
             self.fail_times -= 1
             raise EngineError("LLM endpoint http://127.0.0.1:9/v1 is unreachable: refused")

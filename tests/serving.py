@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS
 from omnitalk.agent.responder import CascadeResponder
-from omnitalk.agent.session import Session
 from omnitalk.assistant import Assistant
 from omnitalk.config import AssistantConfig
 from omnitalk.server.app import ServerConfig
@@ -32,8 +30,5 @@ class FakeAssistant(Assistant):
     def build(cls, reply: str = "Sure. Here is a short answer.", transcript: str = "hello there",
               llm: ScriptedLLM | None = None) -> FakeAssistant:
         responder = CascadeResponder(llm or ScriptedLLM(reply), SilentTTS())
-        return cls(AssistantConfig(), ScriptedASR(transcript), responder, responder.tts, {})
-
-    def new_session(self, on_event=None) -> Session:
-        return Session(EnergyVAD(), self.asr, self.responder, copy.deepcopy(self.config.session),
-                       on_event=on_event, partial_slots=self.partial_slots)
+        return cls(AssistantConfig(), EnergyVAD(), ScriptedASR(transcript), responder,
+                   responder.tts, {})

@@ -243,3 +243,123 @@ def test_cancel_set_before_the_first_delta_yields_nothing(server):
     cancel = threading.Event()
     cancel.set()
     assert list(make_llm(server.base_url).stream_chat(MESSAGES, cancel=cancel)) == []
+
+
+class SingleSlotServer:
+    """A real ASGI server (uvicorn) that generates like llama.cpp's server with one slot: one
+    request at a time, the others queue with no answer yet, a token every `token_s`, and it
+    looks for a vanished client before each token. It records what each request produced."""
+
+    def __init__(self, token_s: float = 0.1, tokens: int = 50) -> None:
+        import asyncio
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import StreamingResponse
+        from starlette.routing import Route
+
+        self.produced: dict[str, int] = {}  # request tag (the user message) -> tokens made
+        self.left_early: set[str] = set()
+        self.started: dict[str, threading.Event] = {}
+        slot = asyncio.Lock()
+
+        async def chat(request):
+            tag = (await request.json())["messages"][-1]["content"]
+            self.produced[tag] = 0
+            await slot.acquire()  # queued: the client has had nothing back yet
+
+            async def generate():
+                finished = False
+                try:
+                    self.started.setdefault(tag, threading.Event()).set()
+                    for index in range(tokens):
+                        if await request.is_disconnected():
+                            return
+                        self.produced[tag] += 1
+                        yield f"data: {chunk(f't{index} ')}\n\n"
+                        await asyncio.sleep(token_s)
+                    yield "data: [DONE]\n\n"
+                    finished = True
+                finally:  # also when Starlette cancels the stream on a disconnect
+                    if not finished:
+                        self.left_early.add(tag)
+                    slot.release()
+
+            return StreamingResponse(generate(), media_type="text/event-stream")
+
+        app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.01)
+
+    def wait_started(self, tag: str) -> None:
+        assert self.started.setdefault(tag, threading.Event()).wait(30), f"{tag} never started"
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def slot_server():
+    server = SingleSlotServer()
+    yield server
+    server.close()
+
+
+def ask(tag: str) -> list[ChatMessage]:
+    return [ChatMessage("user", tag)]
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def test_a_cancel_mid_stream_stops_generation_on_the_server_within_a_token(slot_server):
+    llm = make_llm(slot_server.base_url)
+    cancel = threading.Event()
+    received = []
+    for delta in llm.stream_chat(ask("A"), cancel=cancel):
+        received.append(delta)
+        if len(received) == 3:
+            cancel.set()
+    assert received == ["t0 ", "t1 ", "t2 "]
+    wait_until(lambda: "A" in slot_server.left_early, "the server saw the client leave")
+    assert slot_server.produced["A"] <= len(received) + 1
+
+
+def test_a_request_cancelled_while_queued_never_generates(slot_server):
+    """B waits behind A for the single slot and is cancelled before the server answers it: the
+    connection closes at once, so when the slot frees the server finds B gone."""
+    llm = make_llm(slot_server.base_url)
+    first = threading.Event()
+    holder = threading.Thread(
+        target=lambda: [first.set() for _ in llm.stream_chat(ask("A"))], daemon=True
+    )
+    holder.start()
+    slot_server.wait_started("A")
+    cancel = threading.Event()
+    got: list[str] = []
+    queued = threading.Thread(
+        target=lambda: got.extend(llm.stream_chat(ask("B"), cancel=cancel)), daemon=True
+    )
+    queued.start()
+    wait_until(lambda: "B" in slot_server.produced, "B reached the server")
+    cancel.set()
+    queued.join(timeout=5)
+    assert not queued.is_alive(), "the cancelled request still waited for the server"
+    assert got == []
+    holder.join(timeout=30)  # A finishes; the slot goes to B, which has left
+    wait_until(lambda: "B" in slot_server.left_early, "the server found B gone")
+    assert slot_server.produced["B"] == 0

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import FIXTURES
-from fakes import ScriptedASR, SilentTTS, silence, tone
+from fakes import EnergyVAD, ScriptedASR, SilentTTS, silence, tone
 from omni_tiny import write_omni_folder
 from omnitalk.agent.responder import UserTurn
 from omnitalk.config import AssistantConfig
@@ -92,7 +92,8 @@ def test_cancel_stops_the_audio(responder):
 
 def test_the_server_answers_through_the_talker(responder):
     voice = SilentTTS()
-    assistant = FakeAssistant(AssistantConfig(), ScriptedASR("hello there"), responder, voice, {})
+    assistant = FakeAssistant(AssistantConfig(), EnergyVAD(), ScriptedASR("hello there"),
+                              responder, voice, {})
     with running_server(lambda: assistant) as base, realtime(base) as client:
         configure(client)
         append(client, np.concatenate([silence(0.3), tone(1.0), silence(1.0)]))

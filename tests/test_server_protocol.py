@@ -29,7 +29,7 @@ from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from fakes import ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
+from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
 from omnitalk.agent.responder import CascadeResponder
 from omnitalk.audio.pcm import float_to_pcm16
 from omnitalk.config import AssistantConfig
@@ -906,7 +906,8 @@ def _openai_assistant(base_url: str, timeout_s: float = 5.0) -> FakeAssistant:
                        timeout_s=timeout_s)
     llm = registry.create("llm", config)
     voice = SilentTTS()
-    return FakeAssistant(AssistantConfig(), ScriptedASR(), CascadeResponder(llm, voice), voice, {})
+    return FakeAssistant(AssistantConfig(), EnergyVAD(), ScriptedASR(),
+                         CascadeResponder(llm, voice), voice, {})
 
 
 def _failed_turn(client: Client, text: str) -> dict:

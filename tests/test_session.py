@@ -360,3 +360,92 @@ def test_sessions_sharing_partial_slots_skip_previews_while_one_runs_and_never_l
     first.close()
     second.close()
     assert slots.acquire(timeout=2)  # the slot came back
+
+
+class DurationASR(ScriptedASR):
+    """Answers with the length of what it heard, so that pieces can be told apart."""
+
+    def transcribe(self, audio, prefix=""):
+        super().transcribe(audio, prefix)
+        return f"{audio.size / 16000:.3f}"
+
+
+def test_a_long_turn_is_transcribed_in_pieces_cut_at_a_pause_and_answered_once():
+    asr = DurationASR()
+    session, feeder = make_session(asr=asr)
+    session.config.segment_s = 2.0  # pieces of at most 2 s, cut within their last second
+    # 1.5 s of speech, one silent frame (a pause between words), then 5 s more.
+    speech = np.concatenate([tone(1.504), silence(0.032), tone(5.0)])  # 47 frames, then 1
+    [result] = run_turns(session, feeder, [speech])
+    events = feeder.snapshot()
+    assert sum(isinstance(e, ev.SpeechStopped) for e in events) == 1
+    assert sum(isinstance(e, ev.ReplyDone) for e in events) == 1
+    pieces = [float(text) for text in result.transcript.split()]
+    assert len(pieces) == 4
+    assert pieces[0] == pytest.approx(1.536, abs=0.001)  # cut just after the silent frame
+    assert all(piece <= 2.0 for piece in pieces)
+    # Nothing was lost or heard twice: the pieces add up to the speech (in whole frames; the
+    # answer was prepared at the pause), and no pass, partial or final, heard more than a piece.
+    assert sum(pieces) == pytest.approx(speech.size / 16000, abs=0.064)
+    assert max(seconds for seconds, _ in asr.calls) <= 2.0
+    assert session.history[0].content == result.transcript
+    session.close()
+
+
+def test_an_unforeseen_engine_exception_fails_the_reply_once_and_the_session_goes_on(caplog):
+    crash = ValueError("Requested tokens (5348) exceed context window of 2048")
+    session, feeder = make_session(llm=ScriptedLLM(REPLY, crash=crash))
+    session.name = "sess_test"
+    with caplog.at_level("ERROR", logger="omnitalk.agent.session"):
+        first, second = run_turns(session, feeder, [tone(1.0), tone(1.0)])
+    assert first.cancelled == "error"
+    assert any("reply_failed" in e and "exceed context window" in e for e in first.errors)
+    assert second.reply_text == REPLY and not second.errors
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert "sess_test" in record.getMessage() and record.exc_info[0] is ValueError
+    session.close()
+
+
+def answer(session, feeder, text: str, instructions: str | None = None) -> list[ev.Event]:
+    """A text turn; the events it produced, up to its end."""
+    seen = len(feeder.snapshot())
+    session.respond_to_text(text, instructions)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        events = feeder.snapshot()[seen:]
+        if any(isinstance(e, ev.ReplyDone | ev.ReplyCancelled) for e in events):
+            return events
+        time.sleep(0.005)
+    raise AssertionError("the text turn did not end")
+
+
+def test_history_is_fitted_to_the_llm_context_oldest_first():
+    llm = ScriptedLLM("ok " * 10, prompt_limit=120)
+    session, feeder = make_session(llm=llm)
+    session.instructions = "Be brief."
+    for turn in range(6):
+        answer(session, feeder, f"question{turn} " + "word " * 19)
+    for prompt in llm.prompts:
+        assert sum(llm.count_tokens(m.content) + 8 for m in prompt) + 8 <= 120
+        assert prompt[0].content == "Be brief." and prompt[-1].content.startswith("question")
+        assert [m.role for m in prompt[1:-1]][:1] in ([], ["user"])
+    # The newest exchange is kept and the oldest dropped.
+    last = [m.content.split()[0] for m in llm.prompts[-1] if m.role == "user"]
+    assert last == ["question4", "question5"]
+    session.close()
+
+
+def test_a_prompt_that_cannot_fit_fails_clearly_and_the_next_turn_is_answered():
+    llm = ScriptedLLM("Sure.", prompt_limit=100)
+    session, feeder = make_session(llm=llm)
+    events = answer(session, feeder, "hi", instructions="rule " * 200)
+    [error] = [e for e in events if isinstance(e, ev.ErrorEvent)]
+    assert error.code == "context_length_exceeded" and "instructions alone" in error.message
+    assert any(isinstance(e, ev.ReplyCancelled) and e.reason == "error" for e in events)
+    events = answer(session, feeder, "word " * 150)
+    [error] = [e for e in events if isinstance(e, ev.ErrorEvent)]
+    assert "the user's message" in error.message
+    events = answer(session, feeder, "hello")
+    assert any(isinstance(e, ev.ReplyDone) for e in events)
+    assert len(llm.prompts) == 1  # the LLM never saw a prompt that could not fit
+    session.close()

@@ -15,12 +15,13 @@ from omnitalk.agent.session import Session
 from omnitalk.bench.questions import speak
 from omnitalk.config import AssistantConfig
 from omnitalk.engines import registry
-from omnitalk.engines.base import ASR, TTS
+from omnitalk.engines.base import ASR, TTS, VAD
 
 
 @dataclass
 class Assistant:
     config: AssistantConfig
+    vad: VAD  # every session forks its own stream from it
     asr: ASR
     responder: Responder
     voice: TTS  # speaks demo questions and warm-ups (and the replies, in the cascade)
@@ -39,6 +40,7 @@ class Assistant:
             seconds[kind] = round(time.perf_counter() - start, 2)
             return engine
 
+        vad = timed("vad", config.vad)
         asr = timed("asr", config.asr)
         tts = timed("tts", config.tts)
         if config.responder == "omni":
@@ -60,12 +62,12 @@ class Assistant:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(asr.transcribe, [hello, hello]))
             seconds["warm_up"] = round(time.perf_counter() - start, 2)
-        return cls(config, asr, responder, tts, seconds)
+        return cls(config, vad, asr, responder, tts, seconds)
 
-    def new_session(self, on_event: Callable[[Event], None] | None = None) -> Session:
-        """A fresh conversation; the VAD is per session because it carries recurrent state."""
-        vad = registry.create("vad", self.config.vad)
+    def new_session(self, on_event: Callable[[Event], None] | None = None,
+                    name: str = "session") -> Session:
+        """A fresh conversation with its own VAD state over the shared models."""
         # Each session gets its own copy: a client may change its turn-taking settings.
         config = copy.deepcopy(self.config.session)
-        return Session(vad, self.asr, self.responder, config, on_event=on_event,
-                       partial_slots=self.partial_slots)
+        return Session(self.vad.fork(), self.asr, self.responder, config, on_event=on_event,
+                       partial_slots=self.partial_slots, name=name)

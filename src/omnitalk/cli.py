@@ -166,17 +166,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from omnitalk.assistant import Assistant
-    from omnitalk.server.app import ServerConfig, create_app
+    from omnitalk.server.app import ServerConfig, create_app, uvicorn_config
+    from omnitalk.server.origins import OriginSyntaxError, normalize_origin
 
     console = Console(stderr=True)
     config = _config_from(args)  # a bad config file fails now, not in the background
+    try:
+        for origin in args.allow_origin:
+            normalize_origin(origin)
+    except OriginSyntaxError as error:
+        console.print(f"[red]--allow-origin: {error}")
+        return 2
     server = ServerConfig(host=args.host, port=args.port, api_key=args.api_key or None,
-                          max_sessions=args.max_sessions, record_dir=args.record_dir)
+                          max_sessions=args.max_sessions, record_dir=args.record_dir,
+                          allowed_origins=tuple(args.allow_origin),
+                          max_connections=args.max_connections)
     if server.host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
         console.print(f"[yellow]warning: listening on {server.host} without --api-key; anyone "
                       "who can reach this port can use the assistant")
-    if not 0 < server.port < 65536 or server.max_sessions < 1:
-        console.print("[red]--port must be 1-65535 and --max-sessions at least 1")
+    if not 0 < server.port < 65536 or not 0 < server.max_sessions < server.max_connections:
+        console.print("[red]--port must be 1-65535, --max-sessions at least 1 and "
+                      "--max-connections more than --max-sessions")
         return 2
     if server.record_dir is not None:
         try:
@@ -188,8 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(server, lambda: Assistant.load(config))
     console.print(f"omnitalk serving on http://{server.host}:{server.port}/ (models load in the "
                   "background; /readyz says when they are ready)")
-    uvicorn.run(app, host=server.host, port=server.port, log_level="info",
-                ws_max_size=2 * server.max_message_bytes)
+    uvicorn.Server(uvicorn_config(app, server)).run()
     return 0
 
 
@@ -356,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="require this key on every route and socket (env OMNITALK_API_KEY)")
     serve.add_argument("--max-sessions", type=int, default=4,
                        help="concurrent conversations; more are refused (default 4)")
+    serve.add_argument("--max-connections", type=int, default=1000,
+                       help="open sockets of every kind; when full, the longest-idle one is "
+                       "dropped for a new one (default 1000)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let web pages from ORIGIN (http(s)://host[:port]) open the sockets; "
+                       "repeatable. The server's own page always may; other sites may not")
     serve.add_argument("--record-dir", type=Path,
                        help="write each session's events (JSONL) and audio (WAV) here")
     _engine_flags(serve)

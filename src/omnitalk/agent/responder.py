@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from omnitalk.agent.clauses import ClauseChunker, ClauseConfig
+from omnitalk.agent.context import PromptTooLong, fit_prompt
 from omnitalk.agent.speech_text import normalize_for_speech
 from omnitalk.engines.base import LLM, TTS, ChatMessage, EngineError
 
@@ -96,7 +97,14 @@ class CascadeResponder:
         cancel: threading.Event,
         instructions: str | None = None,
     ) -> None:
-        messages = [self._system(instructions), *history, ChatMessage("user", turn.text)]
+        try:
+            messages = fit_prompt(self._system(instructions), history,
+                                  ChatMessage("user", turn.text), self.llm.count_tokens,
+                                  self.llm.prompt_limit)
+        except PromptTooLong as error:
+            cancel.set()
+            sink.failed("context_length_exceeded", str(error))
+            return
         clauses: queue.Queue[str | None] = queue.Queue()
         speaker = threading.Thread(
             target=self._speak, args=(clauses, sink, cancel), name="tts", daemon=True
@@ -126,11 +134,11 @@ class CascadeResponder:
         while (clause := clauses.get()) is not None:
             if cancel.is_set():
                 continue  # drain without speaking
-            spoken = normalize_for_speech(clause)
-            if not any(ch.isalnum() for ch in spoken):
-                continue
-            sink.clause(spoken)
             try:
+                spoken = normalize_for_speech(clause)
+                if not any(ch.isalnum() for ch in spoken):
+                    continue
+                sink.clause(spoken)
                 for samples in self.tts.synthesize(spoken):
                     if cancel.is_set():
                         break

@@ -16,6 +16,7 @@ back until the turn really ends. If the user goes on speaking, that work is canc
 from __future__ import annotations
 
 import dataclasses
+import logging
 import queue
 import threading
 import time
@@ -32,6 +33,8 @@ from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
 from omnitalk.engines.base import ASR, VAD, ChatMessage
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class SessionConfig:
@@ -40,6 +43,10 @@ class SessionConfig:
     speech_pad_ms: int = 200
     # How often a partial transcript is made while the user speaks.
     partial_interval_ms: int = 800
+    # A longer turn is transcribed in pieces of about this length while the user speaks (cut
+    # at the quietest frame of the piece's last seconds): a turn of any length is answered, and
+    # partials and the final pass never cost more than one piece.
+    segment_s: float = 25.0
     # User+assistant exchanges kept in the prompt.
     history_turns: int = 8
 
@@ -64,6 +71,10 @@ class TurnTimings:
             "to_first_audio": since(self.first_audio),
             "total": since(self.finished),
         }
+
+
+# Where a piece of a long turn is cut: at the quietest frame of its last this many seconds.
+CUT_SEARCH_S = 5.0
 
 
 class ReplyInProgress(RuntimeError):
@@ -100,6 +111,7 @@ class Session:
         config: SessionConfig | None = None,
         on_event: Callable[[ev.Event], None] | None = None,
         partial_slots: threading.Semaphore | None = None,
+        name: str = "session",
     ) -> None:
         if vad.sample_rate != self.sample_rate:
             raise ValueError(f"the VAD must run at {self.sample_rate} Hz")
@@ -107,6 +119,7 @@ class Session:
         self.asr = asr
         self.responder = responder
         self.config = config or SessionConfig()
+        self.name = name  # in log lines, so that a failure can be traced to its client
         self._events: queue.Queue[ev.Event] = queue.Queue()
         self._on_event = on_event or self._events.put
         self._frame_seconds = vad.frame_size / self.sample_rate
@@ -142,9 +155,12 @@ class Session:
             self._frames_fed = 0
             self._turn = 0
             pad_frames = max(1, round(self.config.speech_pad_ms / 1000 / self._frame_seconds))
-            self._preroll: deque[np.ndarray] = deque(maxlen=pad_frames)
-            self._turn_audio: list[np.ndarray] = []
-            self._partials: list[str] = []
+            # (frame, speech probability) from before the speech started
+            self._preroll: deque[tuple[np.ndarray, float]] = deque(maxlen=pad_frames)
+            self._turn_audio: list[np.ndarray] = []  # the turn's current piece
+            self._turn_probs: list[float] = []
+            self._turn_pieces: list[Future] = []  # transcripts of the turn's earlier pieces
+            self._partials: list[str] = []  # of the current piece
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
 
@@ -213,7 +229,7 @@ class Session:
                 self._reply.cancel.set()
                 self._reply = None
             self._detector.reset()
-            self._turn_audio = []
+            self._drop_turn_audio()
             self._preroll.clear()
 
     def transcribe_turn(self, audio: np.ndarray) -> tuple[int, Future]:
@@ -285,17 +301,24 @@ class Session:
                 probability = 0.0
             signals = self._detector.update(probability, now)
             if Signal.ONSET in signals:
-                self._turn_audio = list(self._preroll)
+                self._turn_audio = [f for f, _ in self._preroll]
+                self._turn_probs = [p for _, p in self._preroll]
             if self._detector.active or Signal.ONSET in signals or Signal.ENDED in signals:
                 self._turn_audio.append(frame)
+                self._turn_probs.append(probability)
             else:
-                self._preroll.append(frame)
+                self._preroll.append((frame, probability))
             if self._detector.in_speech:
                 self._last_speech_wall = time.perf_counter()
             for signal in signals:
                 self._on_signal(signal)
+            if self._detector.confirmed:
+                self._maybe_cut_piece()
             if self._detector.in_speech and self._detector.confirmed:
                 self._maybe_partial()
+
+    def _drop_turn_audio(self) -> None:
+        self._turn_audio, self._turn_probs, self._turn_pieces = [], [], []
 
     def _on_signal(self, signal: Signal) -> None:
         now = self.audio_time
@@ -315,11 +338,37 @@ class Session:
         elif signal is Signal.ENDED:
             self._emit(ev.SpeechStopped(self._turn, now, self._detector.speech_end))
             if self._reply is None or self._reply.committed:
-                self._start_reply()  # the turn hit max_turn_s while the user was speaking
+                self._start_reply()  # ended by the client (end_turn) while the user spoke
             self._commit(self._reply)
-            self._turn_audio = []
+            self._drop_turn_audio()
         elif signal is Signal.DISCARDED:
-            self._turn_audio = []
+            self._drop_turn_audio()
+
+    def _maybe_cut_piece(self) -> None:
+        """Send the turn's audio so far for transcription once it is a piece long."""
+        limit = round(self.config.segment_s / self._frame_seconds)
+        if len(self._turn_audio) < limit:
+            return
+        search = max(1, min(round(CUT_SEARCH_S / self._frame_seconds), limit // 2))
+        window = self._turn_probs[limit - search:limit][::-1]  # the latest quietest frame
+        cut = limit - int(np.argmin(window))  # just after it
+        piece = np.concatenate(self._turn_audio[:cut])
+        self._turn_audio, self._turn_probs = self._turn_audio[cut:], self._turn_probs[cut:]
+        prefix = self._stable_prefix()
+        self._partials = []
+        try:
+            job = self._final_pool.submit(self._transcribe_piece, self._turn, piece, prefix)
+        except RuntimeError:  # the session is closing
+            return
+        self._turn_pieces.append(job)
+
+    def _transcribe_piece(self, turn: int, audio: np.ndarray, prefix: str) -> str:
+        try:
+            return self.asr.transcribe(audio, prefix=prefix)
+        except Exception as error:  # the rest of the turn can still be heard and answered
+            self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error",
+                                     f"transcription failed: {error}"))
+            return ""
 
     def _maybe_partial(self) -> None:
         interval = self.config.partial_interval_ms / 1000
@@ -329,15 +378,16 @@ class Session:
             return  # a partial is running (here or, sharing the ASR, in another session)
         self._last_partial_at = self.audio_time
         turn, audio = self._turn, np.concatenate(self._turn_audio)
+        pieces = list(self._turn_pieces)
         try:
-            job = self._partial_pool.submit(self._partial_transcript, turn, audio)
+            job = self._partial_pool.submit(self._partial_transcript, turn, audio, pieces)
         except RuntimeError:  # the session is closing
             self._partial_slots.release()
             return
         # Released when the job ends or is cancelled at close: a shared slot must never leak.
         job.add_done_callback(lambda _: self._partial_slots.release())
 
-    def _partial_transcript(self, turn: int, audio: np.ndarray) -> None:
+    def _partial_transcript(self, turn: int, audio: np.ndarray, pieces: list[Future]) -> None:
         try:
             text = self.asr.transcribe(audio)
         except Exception as error:  # a partial is a preview: report, keep listening
@@ -345,9 +395,12 @@ class Session:
             return
         with self._lock:
             paused = self._reply is not None and self._reply.turn == turn
-            if turn == self._turn and self._detector.in_speech and not paused and text:
+            same_piece = turn == self._turn and pieces == self._turn_pieces
+            if same_piece and self._detector.in_speech and not paused and text:
                 self._partials.append(text)
-                self._emit(ev.TranscriptPartial(turn, self.audio_time, text))
+                # A preview: earlier pieces still being transcribed are left out of it.
+                heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
+                self._emit(ev.TranscriptPartial(turn, self.audio_time, _joined(*heard, text)))
 
     def _stable_prefix(self) -> str:
         """Words two successive partials agree on, less the last one (it may still change)."""
@@ -374,16 +427,24 @@ class Session:
         audio = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
         prefix = self._stable_prefix()
         history = list(self.history)
-        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix)
-        final.add_done_callback(
-            lambda job: self._reply_pool.submit(self._run_responder, reply, audio, history, job)
-        )
+        pieces = list(self._turn_pieces)
+        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix, pieces)
+        final.add_done_callback(lambda job: self._answer_when_heard(reply, audio, history, job))
 
-    def _final_transcript(self, reply: _Reply, audio: np.ndarray, prefix: str) -> str | None:
+    def _answer_when_heard(self, reply: _Reply, audio: np.ndarray, history: list[ChatMessage],
+                           transcript: Future) -> None:
+        try:
+            self._reply_pool.submit(self._run_responder, reply, audio, history, transcript)
+        except RuntimeError:  # the session closed while the transcript was being made
+            pass
+
+    def _final_transcript(self, reply: _Reply, audio: np.ndarray, prefix: str,
+                          pieces: list[Future]) -> str | None:
         if reply.cancel.is_set() and not reply.committed:
             return None  # speculation abandoned: the user went on speaking
         try:
-            text = self.asr.transcribe(audio, prefix=prefix)
+            # The earlier pieces went to this same one-worker pool first: they are done.
+            text = _joined(*(p.result() for p in pieces), self.asr.transcribe(audio, prefix=prefix))
         except Exception as error:
             with self._lock:
                 message = f"transcription failed: {error}"
@@ -427,10 +488,15 @@ class Session:
             return
         with self._lock:
             self._emit_for(reply, ev.ReplyStarted(reply.turn, self.audio_time))
-        self.responder.respond(
-            history, UserTurn(audio, text), _Sink(self, reply), reply.cancel,
-            reply.instructions or self.instructions,
-        )
+        try:
+            self.responder.respond(
+                history, UserTurn(audio, text), _Sink(self, reply), reply.cancel,
+                reply.instructions or self.instructions,
+            )
+        except Exception as error:  # a bug or an unforeseen engine failure ends the reply only
+            log.exception("%s: the reply to turn %d failed", self.name, reply.turn)
+            message = f"the reply failed: {type(error).__name__}: {error}"[:500]
+            self._fail(reply, "reply_failed", message)
         with self._lock:
             reply.finished = True
             if not reply.cancel.is_set():
@@ -536,6 +602,11 @@ class Session:
             self._emit_for(reply, ev.ReplyAudio(reply.turn, self.audio_time, samples, sample_rate))
 
     def _on_failed(self, reply: _Reply, code: str, message: str) -> None:
+        log.warning("%s: the reply to turn %d failed: %s: %s", self.name, reply.turn, code, message)
+        self._fail(reply, code, message)
+
+    def _fail(self, reply: _Reply, code: str, message: str) -> None:
+        reply.cancel.set()
         with self._lock:
             if reply is not self._reply:
                 return
@@ -545,6 +616,10 @@ class Session:
                 self._cancel(reply, "error")
             else:
                 reply.held.append(ev.ReplyCancelled(reply.turn, self.audio_time, "error", "", 0.0))
+
+
+def _joined(*texts: str) -> str:
+    return " ".join(t for t in texts if t)
 
 
 class _Sink:

@@ -20,8 +20,6 @@ class TurnConfig:
     silence_ms: int = 500
     # Speech over a playing reply for this long cancels the reply (barge-in); 0 disables it.
     barge_in_ms: int = 32
-    # A turn is cut here even if the user keeps talking.
-    max_turn_s: float = 30.0
 
 
 class Signal(enum.Enum):
@@ -30,7 +28,7 @@ class Signal(enum.Enum):
     STARTED = "started"  # speech has lasted min_speech_ms: a real turn
     PAUSED = "paused"  # speech stopped; the turn may end if silence lasts
     RESUMED = "resumed"  # speech came back before the turn ended
-    ENDED = "ended"  # silence lasted silence_ms (or the turn hit max_turn_s)
+    ENDED = "ended"  # silence lasted silence_ms
     DISCARDED = "discarded"  # speech stopped before min_speech_ms: not a turn
 
 
@@ -88,9 +86,6 @@ class TurnDetector:
             if not self.confirmed and self._speech_s * 1000 >= cfg.min_speech_ms:
                 self.confirmed = True
                 signals.append(Signal.STARTED)
-            if self.confirmed and frame_end - self.speech_start >= cfg.max_turn_s:
-                signals.append(Signal.ENDED)
-                self.in_speech = self.confirmed = False
             return signals
 
         if self.in_speech:

@@ -76,6 +76,10 @@ class VAD(Protocol):
 
     def reset(self) -> None: ...
 
+    def fork(self) -> VAD:
+        """A new stream, in its initial state, over the same loaded model."""
+        ...
+
 
 class ASR(Protocol):
     sample_rate: int
@@ -86,6 +90,16 @@ class ASR(Protocol):
 
 
 class LLM(Protocol):
+    @property
+    def prompt_limit(self) -> int:
+        """Tokens a prompt may take: the context window less the room kept for the reply."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in a prompt (exact where the backend can tell, else an estimate
+        on the high side)."""
+        ...
+
     def stream_chat(
         self, messages: list[ChatMessage], cancel: threading.Event | None = None
     ) -> Iterator[str]:

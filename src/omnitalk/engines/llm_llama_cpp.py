@@ -40,6 +40,13 @@ class LlamaCppLLM:
         # One llama context serves one generation at a time; sessions sharing it take turns.
         self._lock = threading.Lock()
 
+    @property
+    def prompt_limit(self) -> int:
+        return self.config.context_tokens - self.config.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def warm_up(self, messages: list[ChatMessage]) -> None:
         """Evaluate the prompt once so its prefix (the system prompt) stays in the KV cache."""
         for _ in self.stream_chat(messages, max_tokens=1):
@@ -52,18 +59,26 @@ class LlamaCppLLM:
         max_tokens: int | None = None,
     ) -> Iterator[str]:
         with self._lock:
-            stream = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                max_tokens=max_tokens or self.config.max_tokens,
-                temperature=self.config.temperature,
-                stream=True,
-            )
+            if cancel is not None and cancel.is_set():
+                return  # cancelled while it waited for the context: evaluate nothing
             try:
-                for chunk in stream:
-                    if cancel is not None and cancel.is_set():
-                        return
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        yield delta
-            finally:
-                stream.close()
+                stream = self._llama.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    max_tokens=max_tokens or self.config.max_tokens,
+                    temperature=self.config.temperature,
+                    stream=True,
+                )
+                try:
+                    for chunk in stream:
+                        if cancel is not None and cancel.is_set():
+                            return
+                        delta = chunk["choices"][0]["delta"].get("content")
+                        if delta:
+                            yield delta
+                finally:
+                    stream.close()
+            except ValueError as error:  # how llama.cpp reports a prompt longer than its context
+                raise EngineError(
+                    f"the prompt does not fit the LLM's context window of "
+                    f"{self.config.context_tokens} tokens: {error}"
+                ) from None

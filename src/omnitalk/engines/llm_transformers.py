@@ -36,6 +36,13 @@ class TransformersLLM:
         self._torch = torch
         self._lock = threading.Lock()
 
+    @property
+    def prompt_limit(self) -> int:
+        return self.config.context_tokens - self.config.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
     def warm_up(self, messages: list[ChatMessage]) -> None:
         for _ in self.stream_chat(messages, max_tokens=1):
             pass

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
@@ -25,7 +26,15 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from omnitalk.assistant import Assistant
 from omnitalk.server.auth import KEY_SUBPROTOCOL, is_authorized, offered_subprotocols
+from omnitalk.server.connections import (
+    ConnectionLimits,
+    RateLimitedLoopErrors,
+    connection_cap,
+    guarded_http_protocol,
+)
 from omnitalk.server.live import LiveSession
+from omnitalk.server.memory import limit_malloc_arenas
+from omnitalk.server.origins import OriginPolicy
 from omnitalk.server.realtime import RealtimeProtocol, RealtimeSettings
 from omnitalk.server.records import SessionRecorder
 from omnitalk.server.stream import StreamProtocol
@@ -48,6 +57,15 @@ class ServerConfig:
     max_message_bytes: int = 1 << 20
     # A client that reads slower than its events come, with this many waiting, is disconnected.
     max_queued_events: int = 20_000
+    # Pages on other origins that may open the WebSockets ("*": any page; unsafe).
+    allowed_origins: tuple[str, ...] = ()
+    # Open sockets of any kind (sessions, page loads, idle keep-alives), and how long a request
+    # head may take to arrive; idle keep-alive connections close after keep_alive_s.
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    keep_alive_s: int = 5
+    # A client that finds every session slot taken waits this long for one to free.
+    session_wait_s: float = 1.0
 
 
 class _Server:
@@ -59,7 +77,28 @@ class _Server:
         self.assistant: Assistant | None = None
         self.load_error: str | None = None
         self.sessions: set[LiveSession] = set()
-        self.open_connections = 0  # counted before a session exists, so the limit holds
+        # Slots are taken before a session exists, so the limit holds, and given back as soon
+        # as its client has gone, before the teardown: a client that reconnects at once fits.
+        self.open_sessions = 0
+        self._slots = asyncio.Semaphore(config.max_sessions)
+
+    async def take_slot(self) -> Callable[[], None] | None:
+        """A session slot's release function, or None if none freed within session_wait_s."""
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.config.session_wait_s)
+        except TimeoutError:
+            return None
+        self.open_sessions += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.open_sessions -= 1
+                self._slots.release()
+
+        return release
 
     async def load(self) -> None:
         start = time.perf_counter()
@@ -72,34 +111,53 @@ class _Server:
         log.info("models ready in %.1f s", time.perf_counter() - start)
 
 
-class _RequireKey:
-    """ASGI middleware: every HTTP route and WebSocket answers 401 without the API key."""
+class _Gate:
+    """ASGI middleware in front of every route and socket: a loopback server answers only to
+    loopback names, sockets only to the server's own page or allowed origins (`origins.py`),
+    and everything needs the API key when one is set."""
 
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    def __init__(self, app: ASGIApp, api_key: str | None, origins: OriginPolicy) -> None:
         self.app = app
         self.api_key = api_key
+        self.origins = origins
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def _denial(self, scope: Scope) -> JSONResponse | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
-        if is_authorized(headers, self.api_key):
+        host = headers.get("host")
+        if not self.origins.host_allowed(host):
+            return _error_response(
+                403, "host_not_allowed",
+                f"this server listens on loopback and answers only to loopback names, not "
+                f"{host[:100]!r}; allow another page's host with --allow-origin")
+        origin = headers.get("origin")
+        if scope["type"] == "websocket" and not self.origins.origin_allowed(origin, host):
+            return _error_response(
+                403, "origin_not_allowed",
+                f"WebSocket connections from pages at {origin[:100]!r} are refused; start the "
+                "server with --allow-origin ORIGIN to allow them")
+        if not is_authorized(headers, self.api_key):
+            return _error_response(
+                401, "invalid_api_key", "this server needs an API key: Authorization: Bearer KEY",
+                {"WWW-Authenticate": 'Basic realm="omnitalk", charset="UTF-8"'})
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        denial = self._denial(scope) if scope["type"] in ("http", "websocket") else None
+        if denial is None:
             await self.app(scope, receive, send)
-            return
-        denial = JSONResponse(
-            {"error": {"type": "invalid_request_error", "code": "invalid_api_key",
-                       "message": "this server needs an API key: Authorization: Bearer KEY"}},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Basic realm="omnitalk", charset="UTF-8"'},
-        )
-        if scope["type"] == "http":
+        elif scope["type"] == "http":
             await denial(scope, receive, send)
         elif "websocket.http.response" in scope.get("extensions", {}):
             await WebSocket(scope, receive, send).send_denial_response(denial)
         else:
-            await WebSocket(scope, receive, send).close(CLOSE_POLICY, "API key required")
+            await WebSocket(scope, receive, send).close(CLOSE_POLICY, "refused")
+
+
+def _error_response(status: int, code: str, message: str,
+                    headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"type": "invalid_request_error", "code": code,
+                                   "message": message}}, status_code=status, headers=headers)
 
 
 def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) -> FastAPI:
@@ -107,6 +165,8 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        asyncio.get_running_loop().set_exception_handler(RateLimitedLoopErrors())
+        limit_malloc_arenas()
         loading = asyncio.create_task(server.load())
         yield
         loading.cancel()
@@ -122,7 +182,7 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        body = {"sessions": server.open_connections, "max_sessions": config.max_sessions}
+        body = {"sessions": server.open_sessions, "max_sessions": config.max_sessions}
         if server.assistant is not None:
             return JSONResponse({"status": "ready", **body})
         if server.load_error is not None:
@@ -180,7 +240,18 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
         await _converse(server, websocket, protocol, reject)
 
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
-    return _RequireKey(app, config.api_key)  # type: ignore[return-value]
+    origins = OriginPolicy.build(config.allowed_origins, config.host)
+    return _Gate(app, config.api_key, origins)  # type: ignore[return-value]
+
+
+def uvicorn_config(app: ASGIApp, config: ServerConfig, log_level: str = "info") -> uvicorn.Config:
+    """How uvicorn must run the app: socket sizes, timeouts and the guarded HTTP protocol."""
+    limits = ConnectionLimits(connection_cap(config.max_connections), config.header_timeout_s)
+    return uvicorn.Config(
+        app, host=config.host, port=config.port, log_level=log_level,
+        ws_max_size=2 * config.max_message_bytes, timeout_keep_alive=config.keep_alive_s,
+        http=guarded_http_protocol(limits),
+    )
 
 
 def _accept_subprotocol(websocket: WebSocket) -> str | None:
@@ -207,19 +278,20 @@ async def _converse(server: _Server, websocket: WebSocket, make_protocol, reject
         reason = server.load_error or "the models are still loading; retry shortly"
         await _refuse(websocket, reject, "not_ready", reason)
         return
-    if server.open_connections >= config.max_sessions:
+    release_slot = await server.take_slot()
+    if release_slot is None:
         await _refuse(websocket, reject, "session_limit_reached",
                       f"the server is at its limit of {config.max_sessions} sessions")
         return
-    server.open_connections += 1
     try:
         await websocket.accept(subprotocol=_accept_subprotocol(websocket))
-        await _run_session(server, websocket, make_protocol)
+        await _run_session(server, websocket, make_protocol, release_slot)
     finally:
-        server.open_connections -= 1
+        release_slot()
 
 
-async def _run_session(server: _Server, websocket: WebSocket, make_protocol) -> None:
+async def _run_session(server: _Server, websocket: WebSocket, make_protocol,
+                       release_slot: Callable[[], None]) -> None:
     config = server.config
     loop = asyncio.get_running_loop()
     sending = asyncio.Lock()
@@ -251,6 +323,7 @@ async def _run_session(server: _Server, websocket: WebSocket, make_protocol) -> 
         log.exception("session %s failed", live.id)
         close = (CLOSE_SERVER_ERROR, "internal error")
     finally:
+        release_slot()
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
         await live.close()  # first: the reply stops even if the socket cannot be closed cleanly

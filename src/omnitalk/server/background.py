@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from omnitalk.assistant import Assistant
-from omnitalk.server.app import ServerConfig, create_app
+from omnitalk.server.app import ServerConfig, create_app, uvicorn_config
 
 
 def free_port() -> int:
@@ -42,10 +42,7 @@ def serve_in_background(
 ) -> Iterator[str]:
     """Yields the base URL (http://host:port) once the server answers (and is ready)."""
     app = create_app(config, load_assistant)
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning",
-        ws_max_size=2 * config.max_message_bytes,
-    ))
+    server = uvicorn.Server(uvicorn_config(app, config, log_level="warning"))
     thread = threading.Thread(target=server.run, name="omnitalk-server", daemon=True)
     thread.start()
     base = f"http://{config.host}:{config.port}"

@@ -18,9 +18,11 @@ import numpy as np
 from omnitalk.agent import events as ev
 from omnitalk.agent.session import Session
 from omnitalk.audio.resample import StreamResampler
+from omnitalk.server.memory import release_freed_memory
 from omnitalk.server.records import SessionRecorder
 
-SessionFactory = Callable[[Callable[[ev.Event], None]], Session]
+# Called as make_session(on_event, name=session_id).
+SessionFactory = Callable[..., Session]
 
 
 class LiveSession:
@@ -36,7 +38,7 @@ class LiveSession:
         self._loop = loop
         self._closed = False
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed")
-        self.session = make_session(self._on_event)
+        self.session = make_session(self._on_event, name=self.id)
 
     def _on_event(self, event: ev.Event) -> None:  # any thread
         if self._closed:
@@ -78,6 +80,7 @@ class LiveSession:
         self.session.close()
         if self.recorder is not None:
             self.recorder.close()
+        release_freed_memory()
 
 
 class ReplyAudioOut:

@@ -30,13 +30,8 @@ from omnitalk.agent.session import ReplyInProgress
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
-from omnitalk.server.realtime_settings import (
-    MAX_INSTRUCTIONS,
-    RealtimeSettings,
-    object_field,
-    read_session_update,
-)
-from omnitalk.server.wire import ProtocolError, parse_message
+from omnitalk.server.realtime_settings import RealtimeSettings, object_field, read_session_update
+from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError, parse_message
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -316,9 +311,11 @@ class RealtimeProtocol:
         if not isinstance(options, dict):
             raise ProtocolError("invalid_event", "`response` must be an object", "response")
         instructions = options.get("instructions")
-        if instructions is not None and not isinstance(instructions, str):
-            raise ProtocolError("invalid_event", "`instructions` must be a string",
-                                "response.instructions")
+        if instructions is not None and (
+            not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS
+        ):
+            raise ProtocolError("invalid_event", "`instructions` must be a string of at most "
+                                f"{MAX_INSTRUCTIONS} characters", "response.instructions")
         if self._response is not None and not self._response.done:
             raise ProtocolError(
                 "conversation_already_has_active_response",

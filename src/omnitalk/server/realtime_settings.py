@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from omnitalk.server.wire import ProtocolError
+from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError
 
 SUPPORTED_RATES = range(8000, 48001)
-MAX_INSTRUCTIONS = 32_000
 # Semantic VAD has no model here; its eagerness picks how long a silence ends the turn.
 EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
 

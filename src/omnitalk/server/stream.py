@@ -14,7 +14,7 @@ from omnitalk.agent.session import ReplyInProgress
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
-from omnitalk.server.wire import ProtocolError, event_to_json, parse_message
+from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError, event_to_json, parse_message
 
 SendJSON = Callable[[dict], Awaitable[None]]
 SendBytes = Callable[[bytes], Awaitable[None]]
@@ -111,9 +111,10 @@ class StreamProtocol:
     async def _config(self, message: dict) -> tuple[str, str] | None:
         instructions = message.get("instructions")
         if instructions is not None and (
-            not isinstance(instructions, str) or len(instructions) > MAX_TEXT_CHARS * 8
+            not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS
         ):
-            return "invalid_event", "`instructions` must be a string"
+            return "invalid_event", f"`instructions` must be a string of at most " \
+                f"{MAX_INSTRUCTIONS} characters"
         turn = dataclasses.replace(self.session.config.turn)
         for key, low, high in (("silence_ms", 32, 10000), ("threshold", 0.0, 1.0)):
             value = message.get(key)

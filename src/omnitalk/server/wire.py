@@ -11,6 +11,9 @@ import json
 
 from omnitalk.agent import events as ev
 
+# Longest instructions (a system prompt) a client may set, in characters, on either protocol.
+MAX_INSTRUCTIONS = 32_000
+
 
 class ProtocolError(Exception):
     """A client message we reject; becomes an `error` event and the session goes on."""
