@@ -32,3 +32,25 @@ class FakeAssistant(Assistant):
         responder = CascadeResponder(llm or ScriptedLLM(reply), SilentTTS())
         return cls(AssistantConfig(), EnergyVAD(), ScriptedASR(transcript), responder,
                    responder.tts, {})
+
+
+def main() -> None:
+    """`python tests/serving.py PORT [MAX_CONNECTIONS]`: the real server on the scripted
+    assistant, in a process of its own (for tests that limit or measure that process)."""
+    import logging
+    import sys
+
+    import uvicorn
+
+    from omnitalk.server.app import create_app, uvicorn_config
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    port = int(sys.argv[1])
+    config = ServerConfig(port=port, header_timeout_s=2.0)
+    if len(sys.argv) > 2:
+        config.max_connections = int(sys.argv[2])
+    uvicorn.Server(uvicorn_config(create_app(config, FakeAssistant.build), config)).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -138,3 +138,88 @@ def test_raw_pcm_stream_at_48khz_gets_transcript_events_and_48khz_reply_audio(se
     # The reply's duration at 48 kHz matches what the clauses say (Piper speaks ~2-4 words/s).
     seconds = len(reply) / 2 / 48000
     assert 0.15 <= seconds / len(done["text"].split()) <= 1.0
+
+
+# The inputs that left a reply without an end when the prompt outgrew llama.cpp's 2,048-token
+# context: every one now ends, and the session answers the next turn.
+PROSE = ("The quick brown fox jumps over the lazy dog while the farmer watches from the "
+         "porch and wonders about the weather. ")
+
+
+async def realtime_events(connection, until: str = "response.done") -> list:
+    events = []
+    async with asyncio.timeout(120):
+        async for event in connection:
+            events.append(event)
+            if event.type == until:
+                return events
+    raise AssertionError(f"no {until}")
+
+
+def test_realtime_prompts_too_long_for_the_llm_fail_clearly_and_the_next_turn_is_answered(server):
+    async def converse() -> None:
+        client = AsyncOpenAI(api_key="unused", websocket_base_url=server.replace("http", "ws") +
+                             "/v1")
+        async with client.realtime.connect(model="omnitalk") as connection:
+            await realtime_events(connection, "session.created")
+
+            async def ask(parts: list[str], **response) -> list:
+                await connection.conversation.item.create(item={
+                    "type": "message", "role": "user",
+                    "content": [{"type": "input_text", "text": part} for part in parts]})
+                await connection.response.create(**response)
+                return await realtime_events(connection)
+
+            # Instructions of the documented maximum, 32,000 characters.
+            await connection.session.update(session={
+                "type": "realtime", "instructions": (PROSE * 400)[:32000]})
+            await realtime_events(connection, "session.updated")
+            events = await ask(["Hello."])
+            [error] = [e for e in events if e.type == "error"]
+            assert error.error.code == "context_length_exceeded"
+            assert "instructions alone" in error.error.message
+            assert events[-1].response.status == "failed"
+
+            await connection.session.update(session={"type": "realtime",
+                                                     "instructions": "Answer briefly."})
+            await realtime_events(connection, "session.updated")
+            # One user item of three 32,000-character parts.
+            events = await ask([(PROSE * 400)[:32000]] * 3)
+            assert events[-1].response.status == "failed"
+            assert [e.error.code for e in events if e.type == "error"] == [
+                "context_length_exceeded"]
+            # Per-response instructions over the cap are refused before anything starts.
+            await connection.conversation.item.create(item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Hi."}]})
+            await connection.response.create(response={"instructions": "x" * 1_000_000})
+            refusal = (await realtime_events(connection, "error"))[-1]
+            assert refusal.error.code == "invalid_event"
+            assert refusal.error.param == "response.instructions"
+            # ...and the next turn is answered (the huge one is history, dropped to fit).
+            await connection.response.create()
+            events = await realtime_events(connection)
+            assert events[-1].response.status == "completed"
+            assert not [e for e in events if e.type == "error"]
+
+    asyncio.run(converse())
+
+
+def test_stream_text_turns_of_the_maximum_length_are_all_answered(server):
+    async def converse() -> list[dict]:
+        url = server.replace("http", "ws") + "/v1/stream"
+        done = []
+        async with websockets.connect(url) as socket:
+            for turn in range(3):  # the third used to overflow the context
+                text = f"Question {turn}: " + (PROSE * 40)[:3980]
+                await socket.send(json.dumps({"type": "text", "text": text}))
+                async with asyncio.timeout(120):
+                    async for message in socket:
+                        if isinstance(message, str):
+                            event = json.loads(message)
+                            if event["type"] in ("reply_done", "reply_cancelled", "error"):
+                                done.append(event)
+                                break
+        return done
+
+    assert [event["type"] for event in asyncio.run(converse())] == ["reply_done"] * 3

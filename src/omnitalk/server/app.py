@@ -154,6 +154,18 @@ class _Gate:
             await WebSocket(scope, receive, send).close(CLOSE_POLICY, "refused")
 
 
+class _DenialIsNotAnError(logging.Filter):
+    """uvicorn's websockets-sansio protocol (0.54) sends a handshake denial correctly, then
+    logs "ASGI callable returned without completing handshake" at ERROR for it: one error line
+    per refused socket, which a flood of refused handshakes would turn into a flood of log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("ASGI callable returned without completing")
+
+
+_DENIAL_FILTER = _DenialIsNotAnError()
+
+
 def _error_response(status: int, code: str, message: str,
                     headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"type": "invalid_request_error", "code": code,
@@ -166,6 +178,7 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         asyncio.get_running_loop().set_exception_handler(RateLimitedLoopErrors())
+        logging.getLogger("uvicorn.error").addFilter(_DENIAL_FILTER)
         limit_malloc_arenas()
         loading = asyncio.create_task(server.load())
         yield
@@ -182,7 +195,9 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        body = {"sessions": server.open_sessions, "max_sessions": config.max_sessions}
+        closing = sum(live.closing for live in server.sessions)
+        body = {"sessions": server.open_sessions, "max_sessions": config.max_sessions,
+                "closing": closing}
         if server.assistant is not None:
             return JSONResponse({"status": "ready", **body})
         if server.load_error is not None:

@@ -40,6 +40,11 @@ class LiveSession:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed")
         self.session = make_session(self._on_event, name=self.id)
 
+    @property
+    def closing(self) -> bool:
+        """Its client has gone and its threads are being joined."""
+        return self._closed
+
     def _on_event(self, event: ev.Event) -> None:  # any thread
         if self._closed:
             return
