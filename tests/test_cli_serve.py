@@ -16,6 +16,14 @@ from serving import free_port
 def test_serve_refuses_bad_flags_with_a_clear_message(capsys, tmp_path):
     assert main(["serve", "--port", "0"]) == 2
     assert main(["serve", "--max-sessions", "0"]) == 2
+    assert main(["serve", "--max-sessions", "8", "--max-connections", "8"]) == 2
+    assert "--max-connections more than --max-sessions" in " ".join(
+        capsys.readouterr().err.split())  # rich wraps long lines
+    for origin in ("example.com", "ftp://example.com", "http://example.com/page",
+                   "http://example.com:99999"):
+        assert main(["serve", "--allow-origin", "https://ok.example", "--allow-origin",
+                     origin]) == 2
+        assert "--allow-origin" in capsys.readouterr().err
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert main(["serve", "--record-dir", str(blocker / "records")]) == 2

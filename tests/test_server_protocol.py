@@ -890,12 +890,16 @@ def test_llm_failure_reports_llm_error_then_the_next_turn_completes():
         assert "error" not in types(events)
 
 
-def test_llm_failure_on_the_stream_profile():
-    llm = ScriptedLLM(REPLY, fail_times=1)
+@pytest.mark.parametrize("failure, code", [
+    ({"fail_times": 1}, "llm_error"),
+    ({"crash": RuntimeError("a bug in an engine")}, "reply_failed"),  # unforeseen: still ends
+])
+def test_llm_failure_on_the_stream_profile(failure, code):
+    llm = ScriptedLLM(REPLY, **failure)
     with running_server(lambda: FakeAssistant.build(llm=llm)) as base, stream(base) as client:
         client.send({"type": "text", "text": "First."})
         events = client.until("reply_cancelled")
-        assert [e["code"] for e in events if e["type"] == "error"] == ["llm_error"]
+        assert [e["code"] for e in events if e["type"] == "error"] == [code]
         assert events[-1]["reason"] == "error"
         client.send({"type": "text", "text": "Second."})
         assert client.until("reply_done")[-1]["text"] == REPLY

@@ -110,9 +110,10 @@ def test_the_page_hears_a_spoken_question_and_plays_the_spoken_reply(
 
 def test_an_insecure_origin_explains_how_to_reach_the_microphone(playwright):
     """Browsers hide the microphone outside https:// and localhost; the page must say so."""
-    with running_server(FakeAssistant.build) as base:
+    # Any name other than localhost is an insecure origin over plain http. The server listens on
+    # loopback, so it answers that name only when told to.
+    with running_server(FakeAssistant.build, allowed_origins=("http://omnitalk.test",)) as base:
         port = urlsplit(base).port
-        # Any name other than localhost is an insecure origin over plain http.
         browser = launch_chromium(playwright, "--host-resolver-rules=MAP omnitalk.test 127.0.0.1")
         try:
             page = browser.new_page()
@@ -126,3 +127,35 @@ def test_an_insecure_origin_explains_how_to_reach_the_microphone(playwright):
             expect(page.locator("body")).to_have_attribute("data-state", "error")
         finally:
             browser.close()
+
+
+OPEN_SOCKET = """url => new Promise(resolve => {
+    const socket = new WebSocket(url);
+    socket.onopen = () => { socket.close(); resolve("open"); };
+    socket.onerror = () => resolve("refused");
+})"""
+
+
+def test_a_page_on_another_site_cannot_open_the_assistants_socket(playwright, tmp_path):
+    """Cross-site WebSocket hijacking, tried by a real browser: a page served from another
+    origin opens ws://127.0.0.1:PORT/v1/stream and is refused; the server's own page is not."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "index.html").write_text("<html><body>another site</body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other_site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=other_site.serve_forever, daemon=True).start()
+    with running_server(FakeAssistant.build) as base:
+        socket_url = base.replace("http://", "ws://") + "/v1/stream"
+        browser = launch_chromium(playwright, "--host-resolver-rules=MAP evil.test 127.0.0.1")
+        try:
+            page = browser.new_page()
+            page.goto(f"http://evil.test:{other_site.server_address[1]}/")
+            assert page.evaluate(OPEN_SOCKET, socket_url) == "refused"
+            page.goto(base + "/")
+            assert page.evaluate(OPEN_SOCKET, socket_url) == "open"
+        finally:
+            browser.close()
+            other_site.shutdown()

@@ -312,9 +312,8 @@ class Session:
                 self._last_speech_wall = time.perf_counter()
             for signal in signals:
                 self._on_signal(signal)
-            if self._detector.confirmed:
-                self._maybe_cut_piece()
             if self._detector.in_speech and self._detector.confirmed:
+                self._maybe_cut_piece()  # not during a pause: the reply may be under way
                 self._maybe_partial()
 
     def _drop_turn_audio(self) -> None:

@@ -1,8 +1,10 @@
 """`omnitalk serve`: the web page, the OpenAI Realtime WebSocket and the raw PCM WebSocket.
 
 Models load once, in the background (`/readyz` says when); every connection gets its own
-`Session` over the shared engines. Everything is bounded: sessions (`max_sessions`), message
-size, queued events per client, and the static files are served from the web folder only.
+`Session` over the shared engines. Everything is bounded: sessions (`max_sessions`), sockets and
+the time a request head may take (`connections.py`), message size, queued events per client;
+sockets open only from the server's own page or allowed origins (`origins.py`), and the static
+files are served from the web folder only.
 """
 
 from __future__ import annotations
