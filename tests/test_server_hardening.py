@@ -282,6 +282,8 @@ def test_memory_after_300_sessions_one_after_another_stays_within_10_percent(tmp
     finally:
         server.terminate()
         server.wait(timeout=WAIT)
+    print(f"server RSS after 10 sessions {rss[10]:.0f} MB, after 300 {rss[300]:.0f} MB "
+          f"({rss[300] / rss[10] - 1:+.1%})")
     assert rss[300] <= 1.10 * rss[10], rss
 
 
