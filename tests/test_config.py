@@ -100,6 +100,15 @@ def test_wrong_type(write_toml, text, words):
         assert word in str(error.value)
 
 
+@pytest.mark.parametrize("text, words", [
+    ("[session]\nsegment_s = 0.5\n", "segment_s must be at least 2"),
+    ("[llm]\ncontext_tokens = 512\nmax_tokens = 512\n", "max_tokens must be less than"),
+])
+def test_values_the_runtime_cannot_work_with(write_toml, text, words):
+    with pytest.raises(ConfigError, match=words):
+        load_config(write_toml(text))
+
+
 def test_a_section_given_as_a_value(write_toml):
     with pytest.raises(ConfigError, match=r"\[llm\] must be a table"):
         load_config(write_toml('llm = "openai"\n'))

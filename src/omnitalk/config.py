@@ -52,6 +52,11 @@ def load_config(path: str | Path | None = None) -> AssistantConfig:
     apply_settings(config, read_toml(path), str(path))
     if config.responder not in RESPONDERS:
         raise ConfigError(f"{path}: responder must be one of {', '.join(RESPONDERS)}")
+    if config.session.segment_s < 2:
+        raise ConfigError(f"{path}: session.segment_s must be at least 2 (seconds of a piece)")
+    if config.llm.max_tokens >= config.llm.context_tokens:
+        raise ConfigError(f"{path}: llm.max_tokens must be less than llm.context_tokens (the "
+                          "prompt needs the rest of the window)")
     return config
 
 

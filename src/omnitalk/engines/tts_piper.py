@@ -44,8 +44,8 @@ class PiperTTS:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.config.threads
         options.inter_op_num_threads = 1
-        # A memory pattern is planned and kept for every input length: with text of every
-        # length that only grows, and it was no faster.
+        # A memory pattern is planned and kept for every input length; with text of every
+        # length the kept patterns only grow, and they made synthesis no faster.
         options.enable_mem_pattern = False
         session = onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
