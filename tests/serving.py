@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS
-from omnitalk.agent.responder import CascadeResponder
+from omnitalk.agent.responders.cascade import CascadeResponder
 from omnitalk.assistant import Assistant
-from omnitalk.config import AssistantConfig
+from omnitalk.assistant import AssistantConfig
 from omnitalk.server.app import ServerConfig
 from omnitalk.server.background import free_port, serve_in_background
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omnitalk.config import AssistantConfig, ConfigError, load_config
+from omnitalk.assistant import AssistantConfig, load_config
+from omnitalk.config_file import ConfigError
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from omnitalk.agent.speech_text import normalize_for_speech
+from omnitalk.text.speech import normalise_for_speech
 from omnitalk.data.sample import DROP_REASONS, KEEP, sample_conversations
 
 CONVERSATIONS = sample_conversations()
@@ -97,7 +97,7 @@ def test_keep_texts_read_aloud_are_sayable_and_answers_stay_within_the_limit():
     push an answer past the spoken limit."""
     for conversation in by_expect(KEEP):
         for message in conversation["messages"]:
-            spoken = normalize_for_speech(message["content"])
+            spoken = normalise_for_speech(message["content"])
             assert not SAYABLE.sub("", spoken), (conversation["id"], spoken)
             if message["role"] == "assistant":
                 assert words(spoken) <= MAX_KEEP_ANSWER_WORDS, (conversation["id"], spoken)

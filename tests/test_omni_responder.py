@@ -14,10 +14,10 @@ import soundfile as sf
 from conftest import FIXTURES
 from fakes import EnergyVAD, ScriptedASR, SilentTTS, silence, tone
 from omni_tiny import write_omni_folder
-from omnitalk.agent.responder import UserTurn
-from omnitalk.config import AssistantConfig
+from omnitalk.agent.responders.base import UserTurn
+from omnitalk.assistant import AssistantConfig
 from omnitalk.omni.inference import OmniInference
-from omnitalk.omni.responder import OmniResponder
+from omnitalk.agent.responders.omni import OmniResponder
 from omnitalk.omni.settings import DecodingOptions, OmniPaths, OmniSettings
 from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME
 from serving import FakeAssistant, running_server

@@ -15,9 +15,10 @@ from omnitalk.assistant import Assistant
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.resample import resample
 from omnitalk.bench import asr as asr_bench
-from omnitalk.bench.questions import speak
+from omnitalk.engines.speak import speak
 from omnitalk.cli import main
 from omnitalk.talk import Feeder, run_turns
+from omnitalk.text.wer import normalise_for_wer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "speech"
 pytestmark = pytest.mark.real_models
@@ -29,8 +30,7 @@ def assistant(real_assistant) -> Assistant:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    normalize = asr_bench.normalize_for_wer
-    return jiwer.wer(normalize(reference), normalize(hypothesis))
+    return jiwer.wer(normalise_for_wer(reference), normalise_for_wer(hypothesis))
 
 
 def test_asr_word_error_rate_on_real_speech_is_under_15_percent(assistant):
@@ -121,7 +121,7 @@ def test_empty_stream_is_harmless(assistant):
 
 
 def test_a_dead_llm_endpoint_gives_a_clear_error_event(assistant):
-    from omnitalk.agent.responder import CascadeResponder
+    from omnitalk.agent.responders.cascade import CascadeResponder
     from omnitalk.agent.session import Session
     from omnitalk.engines import registry
     from omnitalk.engines.base import LLMConfig, VADConfig

@@ -30,9 +30,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
-from omnitalk.agent.responder import CascadeResponder
+from omnitalk.agent.responders.cascade import CascadeResponder
 from omnitalk.audio.pcm import float_to_pcm16
-from omnitalk.config import AssistantConfig
+from omnitalk.assistant import AssistantConfig
 from omnitalk.engines import registry
 from omnitalk.engines.base import LLMConfig
 from omnitalk.server.live import LiveSession

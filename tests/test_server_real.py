@@ -16,7 +16,7 @@ from conftest import FIXTURES
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import resample
-from omnitalk.bench.asr import normalize_for_wer
+from omnitalk.text.wer import normalise_for_wer
 from serving import running_server
 
 pytestmark = pytest.mark.real_models
@@ -37,7 +37,7 @@ def question_at(rate: int, trailing_silence_s: float = 1.5) -> np.ndarray:
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    return jiwer.wer(normalize_for_wer(reference), normalize_for_wer(hypothesis))
+    return jiwer.wer(normalise_for_wer(reference), normalise_for_wer(hypothesis))
 
 
 async def realtime_turn(base: str, beta: bool = False) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
 from omnitalk.agent import events as ev
-from omnitalk.agent.responder import CascadeResponder
+from omnitalk.agent.responders.cascade import CascadeResponder
 from omnitalk.agent.session import Session, SessionConfig
 from omnitalk.talk import Feeder, run_turns
 

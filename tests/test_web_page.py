@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
-from omnitalk.bench.asr import normalize_for_wer
-from omnitalk.bench.questions import speak
+from omnitalk.text.wer import normalise_for_wer
+from omnitalk.engines.speak import speak
 from serving import FakeAssistant, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,7 +98,7 @@ def test_the_page_hears_a_spoken_question_and_plays_the_spoken_reply(
             browser.close()
 
     turn = stats["turns"][0]
-    assert "capital of france" in normalize_for_wer(turn["userText"]), turn
+    assert "capital of france" in normalise_for_wer(turn["userText"]), turn
     assert reply_text.strip() and reply_text == turn["replyText"]
     assert stats["playedSamples"] > 0
     # Nobody interrupted, so every sample that arrived was played.

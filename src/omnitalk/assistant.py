@@ -1,4 +1,8 @@
-"""Build the default assistant from config: engines loaded once, sessions made on demand."""
+"""The assistant: its configuration, and the engines loaded once from it, making sessions on demand.
+
+A TOML file (`--config assistant.toml`) mirrors `AssistantConfig`: `[llm] backend = "openai"`,
+`[session.turn] silence_ms = 400`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,46 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from omnitalk.agent import responders
 from omnitalk.agent.events import Event
-from omnitalk.agent.responder import CascadeResponder, Responder
-from omnitalk.agent.session import Session
-from omnitalk.bench.questions import speak
-from omnitalk.config import AssistantConfig
+from omnitalk.agent.responders.base import Responder
+from omnitalk.agent.responders.cascade import CascadeConfig
+from omnitalk.agent.session import Session, SessionConfig
+from omnitalk.config_file import ConfigError, apply_settings, read_toml
 from omnitalk.engines import registry
-from omnitalk.engines.base import ASR, TTS, VAD
+from omnitalk.engines.base import ASR, TTS, VAD, ASRConfig, LLMConfig, TTSConfig, VADConfig
+from omnitalk.engines.speak import speak
+from omnitalk.omni.settings import OmniSettings
+
+
+@dataclass
+class AssistantConfig:
+    # "cascade": VAD -> ASR -> LLM -> TTS; "omni": an end-to-end talker answers from the audio.
+    responder: str = "cascade"
+    vad: VADConfig = field(default_factory=VADConfig)
+    asr: ASRConfig = field(default_factory=ASRConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    omni: OmniSettings = field(default_factory=OmniSettings)
+
+
+def load_config(path: str | Path | None = None) -> AssistantConfig:
+    config = AssistantConfig()
+    if path is None:
+        return config
+    apply_settings(config, read_toml(path), str(path))
+    if config.responder not in responders.KINDS:
+        raise ConfigError(f"{path}: responder must be one of {', '.join(responders.KINDS)}")
+    if config.session.segment_s < 2:
+        raise ConfigError(f"{path}: session.segment_s must be at least 2 (seconds of a piece)")
+    if config.llm.max_tokens >= config.llm.context_tokens:
+        raise ConfigError(f"{path}: llm.max_tokens must be less than llm.context_tokens (the "
+                          "prompt needs the rest of the window)")
+    return config
 
 
 @dataclass
@@ -34,25 +70,17 @@ class Assistant:
         config = config or AssistantConfig()
         seconds: dict[str, float] = {}
 
-        def timed(kind: str, engine_config):
+        def timed(step: str, load: Callable[[], object]):
             start = time.perf_counter()
-            engine = registry.create(kind, engine_config)
-            seconds[kind] = round(time.perf_counter() - start, 2)
-            return engine
+            loaded = load()
+            seconds[step] = round(time.perf_counter() - start, 2)
+            return loaded
 
-        vad = timed("vad", config.vad)
-        asr = timed("asr", config.asr)
-        tts = timed("tts", config.tts)
-        if config.responder == "omni":
-            from omnitalk.omni.inference import OmniInference
-            from omnitalk.omni.responder import OmniResponder
-
-            start = time.perf_counter()
-            voice = None if config.omni.speak else tts
-            responder: Responder = OmniResponder(OmniInference.load(config.omni), voice)
-            seconds["omni"] = round(time.perf_counter() - start, 2)
-        else:
-            responder = CascadeResponder(timed("llm", config.llm), tts, config.cascade)
+        vad = timed("vad", lambda: registry.create("vad", config.vad))
+        asr = timed("asr", lambda: registry.create("asr", config.asr))
+        tts = timed("tts", lambda: registry.create("tts", config.tts))
+        responder = timed(config.responder,
+                          lambda: responders.load(config.responder, config, tts))
         if warm_up:
             start = time.perf_counter()
             responder.warm_up()

@@ -9,7 +9,7 @@ import numpy as np
 
 from omnitalk.agent import events as ev
 from omnitalk.audio.resample import StreamResampler
-from omnitalk.config import AssistantConfig
+from omnitalk.assistant import Assistant, AssistantConfig
 
 
 class MicrophoneUnavailable(RuntimeError):
@@ -35,7 +35,6 @@ def _open_devices():
 
 def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
     sounddevice, device = _open_devices()
-    from omnitalk.assistant import Assistant
 
     if not barge_in:
         config.session.turn.barge_in_ms = 0

@@ -44,7 +44,7 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from(args: argparse.Namespace):
-    from omnitalk.config import load_config
+    from omnitalk.assistant import load_config
 
     config = load_config(args.config)
     overrides = [
@@ -89,7 +89,8 @@ def cmd_talk(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from omnitalk.audio.io import load_audio, write_wav
-    from omnitalk.bench.questions import QUESTIONS, speak
+    from omnitalk.bench.questions import QUESTIONS
+    from omnitalk.engines.speak import speak
     from omnitalk.talk import Feeder, iter_turns
 
     console = Console(stderr=True)
@@ -167,13 +168,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from omnitalk.assistant import Assistant
     from omnitalk.server.app import ServerConfig, create_app, uvicorn_config
-    from omnitalk.server.origins import OriginSyntaxError, normalize_origin
+    from omnitalk.server.origins import OriginSyntaxError, normalise_origin
 
     console = Console(stderr=True)
     config = _config_from(args)  # a bad config file fails now, not in the background
     try:
         for origin in args.allow_origin:
-            normalize_origin(origin)
+            normalise_origin(origin)
     except OriginSyntaxError as error:
         console.print(f"[red]--allow-origin: {error}")
         return 2
@@ -448,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from omnitalk.audio.io import AudioDecodeError
-    from omnitalk.config import ConfigError
+    from omnitalk.config_file import ConfigError
     from omnitalk.engines.base import EngineError
 
     try:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omnitalk.agent import events as ev
-from omnitalk.agent.responder import Responder, UserTurn
+from omnitalk.agent.responders.base import Responder, UserTurn
 from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
 from omnitalk.engines.base import ASR, VAD, ChatMessage

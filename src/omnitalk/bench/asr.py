@@ -10,35 +10,10 @@ from pathlib import Path
 import jiwer
 from rich.table import Table
 
-from omnitalk.agent.speech_text import normalize_for_speech
+from omnitalk.text.speech import normalise_for_speech
 from omnitalk.audio.io import load_audio
 from omnitalk.bench.report import print_report
 from omnitalk.engines.base import ASR
-
-
-def normalize_for_wer(text: str) -> str:
-    """Lower case, numbers as words, no punctuation: how both sides are compared."""
-    text = normalize_for_speech(text).lower().replace("-", " ")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    return " ".join(_join_letters(text.split()))
-
-
-def _join_letters(words: list[str]) -> list[str]:
-    """Spelled-out letters match the acronym heard or written: "u s" and "us", "a u s a" and
-    "a usa" (a leading "a" or "i" in a run of three or more stays a word)."""
-    out: list[str] = []
-    run: list[str] = []
-    for word in [*words, ""]:
-        if len(word) == 1:
-            run.append(word)
-            continue
-        if len(run) >= 3 and run[0] in ("a", "i"):
-            out.append(run.pop(0))
-        out += ["".join(run)] if len(run) >= 2 else run
-        run = []
-        if word:
-            out.append(word)
-    return out
 
 
 def read_fixtures(folder: Path) -> list[tuple[Path, str]]:
@@ -66,7 +41,7 @@ def run(asr: ASR, folder: Path, repeats: int = 3) -> float:
             times.append(time.perf_counter() - start)
         times.sort()
         median = times[len(times) // 2]
-        ref, hyp = normalize_for_wer(reference), normalize_for_wer(text)
+        ref, hyp = normalise_for_wer(reference), normalise_for_wer(text)
         references.append(ref)
         hypotheses.append(hyp)
         seconds = audio.size / asr.sample_rate

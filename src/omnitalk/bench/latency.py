@@ -13,7 +13,8 @@ from rich.progress import track
 from omnitalk.assistant import Assistant
 from omnitalk.audio.io import load_audio
 from omnitalk.bench.asr import read_fixtures
-from omnitalk.bench.questions import QUESTIONS, speak
+from omnitalk.bench.questions import QUESTIONS
+from omnitalk.engines.speak import speak
 from omnitalk.bench.report import percentile_table, print_report
 from omnitalk.talk import Feeder, run_turns
 

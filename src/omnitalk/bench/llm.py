@@ -12,10 +12,10 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from omnitalk.agent.responder import DEFAULT_SYSTEM_PROMPT
+from omnitalk.agent.responders.cascade import DEFAULT_SYSTEM_PROMPT
 from omnitalk.bench.questions import QUESTIONS
 from omnitalk.bench.report import print_report
-from omnitalk.config import AssistantConfig
+from omnitalk.assistant import AssistantConfig
 from omnitalk.engines import registry
 from omnitalk.engines.base import ChatMessage, EngineError
 

@@ -19,7 +19,8 @@ from websockets.asyncio.client import connect
 
 from omnitalk.assistant import Assistant
 from omnitalk.audio.pcm import float_to_pcm16
-from omnitalk.bench.questions import QUESTIONS, speak
+from omnitalk.bench.questions import QUESTIONS
+from omnitalk.engines.speak import speak
 from omnitalk.bench.report import print_report
 from omnitalk.server.app import ServerConfig
 from omnitalk.server.background import free_port, serve_in_background, wait_until

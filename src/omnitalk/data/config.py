@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omnitalk.config import ConfigError, apply_settings, read_toml
+from omnitalk.config_file import ConfigError, apply_settings, read_toml
 from omnitalk.engines.base import LLMConfig
 
 SOURCE_KINDS = ("sample", "jsonl", "parquet", "hf")

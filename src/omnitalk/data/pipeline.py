@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omnitalk.agent.speech_text import normalize_for_speech, strip_markdown
+from omnitalk.text.speech import normalise_for_speech, strip_markdown
 from omnitalk.data import duplex_sim, filters
 from omnitalk.data.config import DataConfig
 from omnitalk.data.files import write_json
@@ -39,7 +39,7 @@ from omnitalk.data.workshop import Workshop
 
 def normalise(item: Item, language: str) -> Item:
     """Spoken style: markdown gone; numbers, dates, money, units and symbols as words (en)."""
-    say = normalize_for_speech if language == "en" else strip_markdown
+    say = normalise_for_speech if language == "en" else strip_markdown
     return item.with_turns(dataclasses.replace(t, spoken=say(t.spoken)) for t in item.turns)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from omnitalk.agent.speech_text import normalize_for_speech, strip_markdown
+from omnitalk.text.speech import normalise_for_speech, strip_markdown
 from omnitalk.data.items import Drop, Item
 from omnitalk.engines.base import LLM, ChatMessage, EngineError
 
@@ -76,7 +76,7 @@ def _ask(llm: LLM, system: str, user: str) -> str:
 
 def _content_words(text: str) -> set[str]:
     """Words of four letters or more, with numbers and symbols said as words first."""
-    spoken = normalize_for_speech(text).lower()
+    spoken = normalise_for_speech(text).lower()
     return {w for w in re.findall(r"[a-z]+", spoken) if len(w) >= 4}
 
 

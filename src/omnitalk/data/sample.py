@@ -9,7 +9,7 @@ something to turn into words. Others are seeded for the filter to drop, and `exp
 reason it should give ("code", "table", "long_form", "lyrics", "email", "markdown", "too_long"):
 a build of the sample shows at a glance whether each stage does what it claims.
 
-Keep texts are written to survive the pipeline: after `normalize_for_speech` they hold only
+Keep texts are written to survive the pipeline: after `normalise_for_speech` they hold only
 letters and punctuation a voice can say (no "H2O", "5G", "/" or accents) and answers stay within
 the 40-word spoken limit. Every fact is meant to be correct; none of the text comes from a public
 dataset.

@@ -12,7 +12,7 @@ import re
 import jiwer
 
 from omnitalk.audio.io import load_audio
-from omnitalk.bench.asr import normalize_for_wer
+from omnitalk.text.wer import normalise_for_wer
 from omnitalk.data.items import Drop, Item
 from omnitalk.data.workshop import Workshop
 
@@ -25,8 +25,8 @@ def error_rate(references: list[str], hypotheses: list[str], language: str) -> f
         refs = [_NOT_HAN.sub("", r) for r in references]
         hyps = [_NOT_HAN.sub("", h) for h in hypotheses]
         return float(jiwer.cer(refs, hyps))
-    refs = [normalize_for_wer(r) for r in references]
-    hyps = [normalize_for_wer(h) for h in hypotheses]
+    refs = [normalise_for_wer(r) for r in references]
+    hyps = [normalise_for_wer(h) for h in hypotheses]
     return float(jiwer.wer(refs, hyps))
 
 

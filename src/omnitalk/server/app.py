@@ -219,7 +219,7 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
             # A new Realtime session starts from the server's own settings (flags, config file).
             session = live.session.config
             settings = RealtimeSettings(
-                instructions=server.assistant.config.cascade.system_prompt,
+                instructions=server.assistant.responder.default_instructions,
                 threshold=session.turn.threshold,
                 prefix_padding_ms=session.speech_pad_ms,
                 silence_duration_ms=session.turn.silence_ms,

@@ -33,7 +33,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def normalize_origin(origin: str) -> str:
+def normalise_origin(origin: str) -> str:
     """`scheme://host:port`, lower case with the port spelled out; `*` and `null` as they are.
 
     Raises OriginSyntaxError for anything that is not an http(s) origin.
@@ -69,7 +69,7 @@ class OriginPolicy:
 
     @classmethod
     def build(cls, allowed: tuple[str, ...] | list[str], bind_host: str) -> OriginPolicy:
-        return cls(frozenset(normalize_origin(o) for o in allowed), is_loopback(bind_host))
+        return cls(frozenset(normalise_origin(o) for o in allowed), is_loopback(bind_host))
 
     def host_allowed(self, host_header: str | None) -> bool:
         """On a loopback server, requests must be addressed to a loopback name."""
@@ -87,15 +87,15 @@ class OriginPolicy:
         if origin is None or "*" in self.allowed:
             return True
         try:
-            normalized = normalize_origin(origin)
+            normalised = normalise_origin(origin)
         except OriginSyntaxError:
             return False
-        if normalized in self.allowed:
+        if normalised in self.allowed:
             return True
-        if normalized == "null" or host_header is None:
+        if normalised == "null" or host_header is None:
             return False
         # Same origin: the page was loaded from the host and port this request is sent to. A
         # Host without a port means the default port of the page's own scheme.
-        scheme, _, rest = normalized.partition("://")
+        scheme, _, rest = normalised.partition("://")
         target = _host_and_port(host_header, DEFAULT_PORTS[scheme])
         return target is not None and f"{target[0]}:{target[1]}" == rest

@@ -35,7 +35,6 @@ from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError, parse_message
 
 Send = Callable[[dict], Awaitable[None]]
 
-MODEL_NAME = "omnitalk-cascade"
 # Seconds of audio per delta sent to the client: small enough to start playing early.
 AUDIO_DELTA_SECONDS = 0.2
 
@@ -530,8 +529,9 @@ class RealtimeProtocol:
                 "silence_duration_ms": s.silence_duration_ms,
                 "create_response": True, "interrupt_response": s.interrupt_response,
             }
-        common = {"id": self.live.id, "object": "realtime.session", "model": MODEL_NAME,
-                  "instructions": s.instructions, "tools": [], "tool_choice": "auto"}
+        common = {"id": self.live.id, "object": "realtime.session",
+                  "model": self.session.responder.name, "instructions": s.instructions,
+                  "tools": [], "tool_choice": "auto"}
         if self.beta:
             return {
                 **common, "modalities": ["text", "audio"], "voice": s.voice,

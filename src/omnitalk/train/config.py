@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omnitalk.config import ConfigError, apply_settings, read_toml
+from omnitalk.config_file import ConfigError, apply_settings, read_toml
 
 STAGES = Path(__file__).parent / "stages"
 TASKS = ("asr", "tts", "a1t2", "a1a2", "t1a2", "t1t2")

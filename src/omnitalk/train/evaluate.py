@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import jiwer
 import torch
 
-from omnitalk.bench.asr import normalize_for_wer
+from omnitalk.text.wer import normalise_for_wer
 from omnitalk.omni import layout as lo
 from omnitalk.omni.decoding import TEXT_ONLY, decode
 from omnitalk.omni.settings import DecodingOptions
@@ -61,9 +61,9 @@ def evaluate(model, tokenizer, step: int, examples: list[TaskExample],
                             else {})
         if exchanges and "asr" in tasks:
             heard = [say(model, tokenizer, e, lo.Task.ASR) for e in exchanges]
-            result.asr_wer = float(jiwer.wer([normalize_for_wer(e.question) or "-"
+            result.asr_wer = float(jiwer.wer([normalise_for_wer(e.question) or "-"
                                               for e in exchanges],
-                                             [normalize_for_wer(h) for h in heard]))
+                                             [normalise_for_wer(h) for h in heard]))
             result.samples += [{"task": "asr", "question": e.question, "expected": e.question,
                                 "said": h} for e, h in zip(exchanges, heard, strict=True)][:8]
         if exchanges and {"a1t2", "a1a2"} & set(tasks):

@@ -15,8 +15,8 @@ import threading
 import numpy as np
 
 from omnitalk.agent.clauses import ClauseChunker
-from omnitalk.agent.responder import ReplySink, UserTurn
-from omnitalk.agent.speech_text import normalize_for_speech
+from omnitalk.agent.responders.base import ReplySink, UserTurn
+from omnitalk.text.speech import normalise_for_speech
 from omnitalk.engines.base import TTS, ChatMessage
 from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference, TextDelta
 from omnitalk.omni.whisper import SpeechTooLong
@@ -24,9 +24,18 @@ from omnitalk.omni.whisper import SpeechTooLong
 log = logging.getLogger(__name__)
 
 
+def load(config, voice: TTS) -> OmniResponder:
+    """The talker of an assistant's config (`config.omni`); `voice` speaks for it only when
+    `omni.speak` is off."""
+    return OmniResponder(OmniInference.load(config.omni), None if config.omni.speak else voice)
+
+
 class OmniResponder:
     """`voice` set: the talker answers in text only (A1->T2) and the voice speaks each clause,
     for talkers that were taught to answer in text (stage 2 of `omnitalk train`)."""
+
+    name = "omnitalk-omni"
+    default_instructions = ""  # the released talkers take no system prompt
 
     def __init__(self, inference: OmniInference, voice: TTS | None = None) -> None:
         self.inference = inference
@@ -50,7 +59,7 @@ class OmniResponder:
         sink.clause(text)
         if self.voice is None:
             return
-        for samples in self.voice.synthesize(normalize_for_speech(text)):
+        for samples in self.voice.synthesize(normalise_for_speech(text)):
             if cancel.is_set():
                 return
             sink.audio(samples, self.voice.sample_rate)

@@ -224,7 +224,7 @@ def _time(match: re.Match) -> str:
     return f"{num2words(hours)} {spoken}{suffix}"
 
 
-def normalize_for_speech(text: str) -> str:
+def normalise_for_speech(text: str) -> str:
     """Markdown removed; money, dates, percentages, units, times, numbers, symbols as words."""
     text = strip_markdown(text)
     for short, long in _ABBREVIATIONS.items():

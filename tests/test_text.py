@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnitalk.agent.speech_text import normalize_for_speech, strip_markdown
+from omnitalk.text.speech import normalise_for_speech, strip_markdown
 
 
 def _cases(*rows):
@@ -253,91 +253,91 @@ MIXED_SENTENCES = _cases(
 @pytest.mark.parametrize("text, expected", NUMBERS)
 def test_numbers_are_read_as_words(text, expected):
     """Integers, thousands separators, decimals and negatives become words."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", YEARS)
 def test_four_digit_numbers_in_year_range_are_read_as_years(text, expected):
     """1100-2099 read as years ("eighteen thirteen"); other four-digit numbers read plainly."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", ORDINALS)
 def test_ordinals(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", TIMES)
 def test_clock_times(text, expected):
     """h:mm reads as "three thirty", "seven oh five", "nine o'clock"."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", MONEY)
 def test_money(text, expected):
     """Currency symbols become the currency's name, with cents and scale words."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", PERCENTAGES)
 def test_percentages(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", UNITS)
 def test_units(text, expected):
     """Unit abbreviations after a number are spelt out."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", SYMBOLS_AND_ABBREVIATIONS)
 def test_symbols_and_abbreviations(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", MARKDOWN_AND_QUOTES)
 def test_markdown_and_quotes_are_not_read_aloud(text, expected):
     """Markup disappears; list items and headings become sentences; links become their text."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", DATES)
 def test_dates(text, expected):
     """Month names and ordinal days; ISO and US numeric dates read month first; decades."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", NOT_DATES)
 def test_things_that_are_not_dates_are_read_as_numbers(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("short, month", MONTH_ABBREVIATIONS)
 def test_month_abbreviations_with_or_without_period(short, month):
-    assert normalize_for_speech(f"Due {short} 3.") == f"Due {month} third."
-    assert normalize_for_speech(f"Due {short}. 3.") == f"Due {month} third."
+    assert normalise_for_speech(f"Due {short} 3.") == f"Due {month} third."
+    assert normalise_for_speech(f"Due {short}. 3.") == f"Due {month} third."
 
 
 @pytest.mark.parametrize("text, expected", MORE_MONEY)
 def test_more_currencies_and_iso_codes(text, expected):
     """Yen and rupee symbols, ISO codes after the amount, pence for pounds."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", MORE_UNITS)
 def test_more_units_singular_and_plural(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", MORE_ABBREVIATIONS)
 def test_more_abbreviations(text, expected):
     """St. and No. only where they are Saint and number; U.S. and a.m. as spoken letters."""
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 
 @pytest.mark.parametrize("text, expected", MIXED_SENTENCES)
 def test_sentences_mixing_several_kinds(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected
 
 @pytest.mark.parametrize(
     "text, expected",
@@ -410,4 +410,4 @@ LISTENER_CASES = [
 
 @pytest.mark.parametrize("text, expected", LISTENER_CASES)
 def test_listener_cases(text, expected):
-    assert normalize_for_speech(text) == expected
+    assert normalise_for_speech(text) == expected

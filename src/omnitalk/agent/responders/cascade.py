@@ -1,6 +1,4 @@
-"""What answers a user turn. The session drives a Responder without knowing what is behind it.
-
-`CascadeResponder` is the streaming cascade: LLM text deltas -> clauses -> speech normalisation
+"""The streaming cascade responder: LLM text deltas -> clauses -> speech normalisation
 -> TTS -> audio, with the TTS of clause N overlapping the LLM writing clause N+1.
 """
 
@@ -9,13 +7,14 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from omnitalk.agent.clauses import ClauseChunker, ClauseConfig
 from omnitalk.agent.context import PromptTooLong, fit_prompt
-from omnitalk.agent.speech_text import normalize_for_speech
+from omnitalk.agent.responders.base import ReplySink, UserTurn
+from omnitalk.text.speech import normalise_for_speech
+from omnitalk.engines import registry
 from omnitalk.engines.base import LLM, TTS, ChatMessage, EngineError
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -24,58 +23,28 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-@dataclass(frozen=True)
-class UserTurn:
-    audio: np.ndarray  # 16 kHz float32 mono
-    text: str
-
-
-class ReplySink(Protocol):
-    """Where a responder delivers its reply; every call may come from a worker thread."""
-
-    def first_token(self) -> None: ...
-
-    def clause(self, text: str) -> None: ...
-
-    def audio(self, samples: np.ndarray, sample_rate: int) -> None: ...
-
-    def failed(self, code: str, message: str) -> None: ...
-
-
-class Responder(Protocol):
-    @property
-    def sample_rate(self) -> int:
-        """The rate of the reply audio it sends."""
-        ...
-
-    def warm_up(self) -> None: ...
-
-    def respond(
-        self,
-        history: list[ChatMessage],
-        turn: UserTurn,
-        sink: ReplySink,
-        cancel: threading.Event,
-        instructions: str | None = None,
-    ) -> None:
-        """Blocks until the reply is complete, failed, or `cancel` is set.
-
-        `instructions` replaces the responder's default system prompt for this reply.
-        """
-        ...
-
-
 @dataclass
 class CascadeConfig:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     clauses: ClauseConfig = field(default_factory=ClauseConfig)
 
 
+def load(config, voice: TTS) -> CascadeResponder:
+    """The cascade of an assistant's config: its `llm` engine, spoken by `voice`."""
+    return CascadeResponder(registry.create("llm", config.llm), voice, config.cascade)
+
+
 class CascadeResponder:
+    name = "omnitalk-cascade"
+
     def __init__(self, llm: LLM, tts: TTS, config: CascadeConfig | None = None) -> None:
         self.llm = llm
         self.tts = tts
         self.config = config or CascadeConfig()
+
+    @property
+    def default_instructions(self) -> str:
+        return self.config.system_prompt
 
     @property
     def sample_rate(self) -> int:
@@ -135,7 +104,7 @@ class CascadeResponder:
             if cancel.is_set():
                 continue  # drain without speaking
             try:
-                spoken = normalize_for_speech(clause)
+                spoken = normalise_for_speech(clause)
                 if not any(ch.isalnum() for ch in spoken):
                     continue
                 sink.clause(spoken)
