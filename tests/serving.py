@@ -7,8 +7,7 @@ from contextlib import contextmanager
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS
 from omnitalk.agent.responders.cascade import CascadeResponder
-from omnitalk.assistant import Assistant
-from omnitalk.assistant import AssistantConfig
+from omnitalk.assistant import Assistant, AssistantConfig
 from omnitalk.server.app import ServerConfig
 from omnitalk.server.background import free_port, serve_in_background
 

@@ -15,8 +15,8 @@ from omnitalk.assistant import Assistant
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.resample import resample
 from omnitalk.bench import asr as asr_bench
-from omnitalk.engines.speak import speak
 from omnitalk.cli import main
+from omnitalk.engines.speak import speak
 from omnitalk.talk import Feeder, run_turns
 from omnitalk.text.wer import normalise_for_wer
 

@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
-from omnitalk.text.wer import normalise_for_wer
 from omnitalk.engines.speak import speak
+from omnitalk.text.wer import normalise_for_wer
 from serving import FakeAssistant, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")

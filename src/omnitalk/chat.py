@@ -8,8 +8,8 @@ import threading
 import numpy as np
 
 from omnitalk.agent import events as ev
-from omnitalk.audio.resample import StreamResampler
 from omnitalk.assistant import Assistant, AssistantConfig
+from omnitalk.audio.resample import StreamResampler
 
 
 class MicrophoneUnavailable(RuntimeError):

@@ -24,7 +24,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omnitalk.text.speech import normalise_for_speech, strip_markdown
 from omnitalk.data import duplex_sim, filters
 from omnitalk.data.config import DataConfig
 from omnitalk.data.files import write_json
@@ -35,6 +34,7 @@ from omnitalk.data.synthesise import synthesise
 from omnitalk.data.tokenise import tokenise
 from omnitalk.data.verify import verify
 from omnitalk.data.workshop import Workshop
+from omnitalk.text.speech import normalise_for_speech, strip_markdown
 
 
 def normalise(item: Item, language: str) -> Item:

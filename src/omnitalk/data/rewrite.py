@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from omnitalk.text.speech import normalise_for_speech, strip_markdown
 from omnitalk.data.items import Drop, Item
 from omnitalk.engines.base import LLM, ChatMessage, EngineError
+from omnitalk.text.speech import normalise_for_speech, strip_markdown
 
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(])")
 _QUESTION_START = re.compile(r"^(?:who|what|when|where|why|how|which|is|are|can|could|do|does|"

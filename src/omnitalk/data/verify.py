@@ -12,9 +12,9 @@ import re
 import jiwer
 
 from omnitalk.audio.io import load_audio
-from omnitalk.text.wer import normalise_for_wer
 from omnitalk.data.items import Drop, Item
 from omnitalk.data.workshop import Workshop
+from omnitalk.text.wer import normalise_for_wer
 
 _NOT_HAN = re.compile(r"[^\u3400-\u9fff0-9a-zA-Z]")
 

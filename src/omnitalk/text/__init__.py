@@ -1,1 +1,1 @@
-"""Text helpers every layer uses: spoken-form normalisation (`speech`) and WER normalisation (`wer`)."""
+"""Text helpers every layer uses: spoken-form (`speech`) and WER (`wer`) normalisation."""

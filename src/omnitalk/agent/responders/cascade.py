@@ -8,14 +8,12 @@ import queue
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from omnitalk.agent.clauses import ClauseChunker, ClauseConfig
 from omnitalk.agent.context import PromptTooLong, fit_prompt
 from omnitalk.agent.responders.base import ReplySink, UserTurn
-from omnitalk.text.speech import normalise_for_speech
 from omnitalk.engines import registry
 from omnitalk.engines.base import LLM, TTS, ChatMessage, EngineError
+from omnitalk.text.speech import normalise_for_speech
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant. Your words are spoken aloud, so answer in one or two "

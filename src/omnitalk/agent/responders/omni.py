@@ -16,10 +16,10 @@ import numpy as np
 
 from omnitalk.agent.clauses import ClauseChunker
 from omnitalk.agent.responders.base import ReplySink, UserTurn
-from omnitalk.text.speech import normalise_for_speech
 from omnitalk.engines.base import TTS, ChatMessage
 from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference, TextDelta
 from omnitalk.omni.whisper import SpeechTooLong
+from omnitalk.text.speech import normalise_for_speech
 
 log = logging.getLogger(__name__)
 
