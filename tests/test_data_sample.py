@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
 import pytest
 
+from omnitalk.data.sample import (
+    DROP_REASONS,
+    KEEP,
+    SAMPLE_DATA,
+    SampleDataError,
+    read_sample_file,
+    sample_conversations,
+)
 from omnitalk.text.speech import normalise_for_speech
-from omnitalk.data.sample import DROP_REASONS, KEEP, sample_conversations
 
 CONVERSATIONS = sample_conversations()
 MAX_KEEP_ANSWER_WORDS = 40  # the spoken-reply limit the rewrite stage cuts to
@@ -162,3 +170,84 @@ def test_lyrics_answers_are_at_least_four_short_verse_lines():
 def test_markdown_answers_use_headings_bullets_and_bold(marker):
     for answer in answers("markdown"):
         assert re.search(marker, answer, re.MULTILINE), answer[:60]
+
+
+# Written out here rather than taken from the module, so a renamed field in either shows up.
+EXCHANGE_FIELDS = {"question", "answer"}
+PACKAGE_DATA_FIELDS = {
+    "questions.jsonl": {"topic", *EXCHANGE_FIELDS},
+    "capitals.jsonl": {"country", "capital", "region", "usual_guess"},
+    "elements.jsonl": {"name", "symbol", "atomic_number", "latin_name"},
+    "animal_groups.jsonl": {"animals", "group", "remark"},
+    "words.jsonl": {"word", "meaning", "example"},
+    "dated_events.jsonl": {"event", "date", "fact"},
+    "follow_ups.jsonl": {"turns"},
+    "drops.jsonl": {"reason", *EXCHANGE_FIELDS},
+}
+MAY_BE_EMPTY = {"usual_guess", "latin_name"}  # "" when there is nothing to add
+
+
+def test_package_data_files_load_and_every_line_has_the_expected_fields():
+    names = {path.name for path in SAMPLE_DATA.iterdir() if path.name.endswith(".jsonl")}
+    assert names == set(PACKAGE_DATA_FIELDS)
+    for name, fields in PACKAGE_DATA_FIELDS.items():
+        lines = (SAMPLE_DATA / name).read_text(encoding="utf-8").splitlines()
+        assert lines, name
+        for number, line in enumerate(lines, 1):
+            row = json.loads(line)
+            assert set(row) == fields, (name, number)
+            for field, value in row.items():
+                if field == "turns":
+                    assert len(value) >= 2, (name, number)
+                    assert all(set(turn) == EXCHANGE_FIELDS and all(turn.values())
+                               for turn in value), (name, number)
+                elif field == "atomic_number":
+                    assert isinstance(value, int), (name, number)
+                else:
+                    assert isinstance(value, str), (name, number, field)
+                    assert value or field in MAY_BE_EMPTY, (name, number, field)
+    drop_reasons = [json.loads(line)["reason"]
+                    for line in (SAMPLE_DATA / "drops.jsonl").read_text("utf-8").splitlines()]
+    assert set(drop_reasons) == set(DROP_REASONS)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"question": "Hi?", "answer": "Hello."}\n{"question": "Hi?"', "not valid JSON"),
+    ('{"question": "Hi?", "answer": "Hello."}\n{"question": "Hi?"}', "expected an object"),
+    ('{"question": "Hi?", "answer": "Hello."}\n{"question": "Hi?", "answer": 4}',
+     "answer should be str"),
+    ('{"question": "Hi?", "answer": "Hello."}\n\n', "not valid JSON"),
+    ('{"question": "Hi?", "answer": "Hello."}\n["Hi?", "Hello."]', "expected an object"),
+])
+def test_a_malformed_sample_file_is_reported_with_its_file_and_line(tmp_path, text, problem):
+    path = tmp_path / "broken.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SampleDataError, match=problem) as raised:
+        read_sample_file(path, {"question": str, "answer": str})
+    assert f"{path}, line 2:" in str(raised.value)
+
+
+def test_a_missing_sample_file_is_reported_with_its_path(tmp_path):
+    path = tmp_path / "gone.jsonl"
+    with pytest.raises(SampleDataError, match="cannot read") as raised:
+        read_sample_file(path, {"question": str, "answer": str})
+    assert str(path) in str(raised.value)
+
+
+def test_nested_turns_are_checked_too(tmp_path):
+    path = tmp_path / "chats.jsonl"
+    path.write_text('{"turns": [{"question": "Hi?", "answer": "Hello."}, {"question": "And?"}]}',
+                    encoding="utf-8")
+    with pytest.raises(SampleDataError, match=r"line 1, turns\[1\]: expected an object"):
+        read_sample_file(path, {"turns": {"question": str, "answer": str}})
+
+
+def test_a_drop_with_an_unknown_reason_is_reported_with_its_line(tmp_path, monkeypatch):
+    for name in PACKAGE_DATA_FIELDS:
+        (tmp_path / name).write_text((SAMPLE_DATA / name).read_text("utf-8"), encoding="utf-8")
+    with (tmp_path / "drops.jsonl").open("a", encoding="utf-8") as drops:
+        drops.write('{"reason": "rude", "question": "Hi?", "answer": "Go away."}\n')
+    monkeypatch.setattr("omnitalk.data.sample.SAMPLE_DATA", tmp_path)
+    line = sum(c["expect"] != KEEP for c in CONVERSATIONS) + 1  # the line just appended
+    with pytest.raises(SampleDataError, match=rf"drops\.jsonl, line {line}: reason 'rude'"):
+        sample_conversations()
