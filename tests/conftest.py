@@ -14,3 +14,13 @@ def real_assistant():
     from omnitalk.assistant import Assistant
 
     return Assistant.load()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A shared server on the default scripted assistant, with a small message limit."""
+    from protocol_client import LIMIT
+    from serving import FakeAssistant, running_server
+
+    with running_server(FakeAssistant.build, max_message_bytes=LIMIT) as base:
+        yield base

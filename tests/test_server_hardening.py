@@ -27,8 +27,7 @@ from websockets.sync.client import connect
 from fakes import ScriptedLLM, silence
 from omnitalk.audio.pcm import float_to_pcm16
 from omnitalk.server.connections import RateLimitedLoopErrors
-from serving import FakeAssistant, free_port, running_server
-from test_server_protocol import (
+from protocol_client import (
     WAIT,
     Client,
     append,
@@ -39,6 +38,7 @@ from test_server_protocol import (
     wait_for,
     ws_url,
 )
+from serving import FakeAssistant, free_port, running_server
 
 TESTS = Path(__file__).parent
 
