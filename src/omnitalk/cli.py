@@ -1,18 +1,36 @@
-"""`omnitalk <verb>`: talk, chat, serve, models, bench."""
+"""`omnitalk <verb>`: talk, chat, serve, bench, eval, data, train, export, models."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "speech"
 
 
-def _engine_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("models (defaults: the packaged models)")
+class _SomeFlags:
+    """An argument group that adds only the flags in `only` (every flag when None). A flag left
+    out reads as not given, so `_config_from` keeps the config file's setting for it."""
+
+    def __init__(self, parser: argparse.ArgumentParser, title: str,
+                 only: Collection[str] | None) -> None:
+        self.parser, self.group, self.only = parser, parser.add_argument_group(title), only
+
+    def add_argument(self, flag: str, **options) -> None:
+        if self.only is None or flag in self.only:
+            self.group.add_argument(flag, **options)
+        else:
+            self.parser.set_defaults(**{flag.removeprefix("--").replace("-", "_"): None})
+
+
+def _engine_flags(parser: argparse.ArgumentParser, only: Collection[str] | None = None) -> None:
+    """Model, responder and turn-taking flags; `only` narrows them to what one engine reads."""
+    group = _SomeFlags(parser, "models (defaults: the packaged models)", only)
     group.add_argument("--config", type=Path, help="TOML file mirroring AssistantConfig")
     group.add_argument("--llm", choices=["llama-cpp", "transformers", "openai"],
                        help="LLM backend (default llama-cpp)")
@@ -23,7 +41,7 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--asr-model", help="CTranslate2 Whisper folder")
     group.add_argument("--tts-voice", help="Piper .onnx voice (its .onnx.json beside it)")
     group.add_argument("--system-prompt", help="replace the spoken-answer system prompt")
-    omni = parser.add_argument_group("end-to-end model (--responder omni)")
+    omni = _SomeFlags(parser, "end-to-end model (--responder omni)", only)
     omni.add_argument("--responder", choices=["cascade", "omni"],
                       help="who answers: the cascade (default) or an end-to-end talker")
     omni.add_argument("--checkpoint", help="Mini-Omni / Mini-Omni2 folder (lit_model.pth, "
@@ -37,7 +55,7 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     omni.add_argument("--omni-text", action="store_true",
                       help="the talker answers in text and Piper speaks it (for talkers "
                       "trained to answer in text, like stage 2 of omnitalk train)")
-    turn = parser.add_argument_group("turn-taking")
+    turn = _SomeFlags(parser, "turn-taking", only)
     turn.add_argument("--silence-ms", type=int, help="silence that ends a turn (default 500)")
     turn.add_argument("--min-speech-ms", type=int, help="shortest speech that is a turn (250)")
     turn.add_argument("--vad-threshold", type=float, help="Silero speech probability (0.5)")
@@ -283,53 +301,182 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "asr":
-        from omnitalk.bench import asr
-        from omnitalk.engines import registry
+def _calibrate_machine() -> None:
+    """The machine's GEMM calibration, measured before any model loads: idle engine thread
+    pools would skew it. Every table footer and JSON line reuses it."""
+    from omnitalk.bench.report import machine
 
-        config = _config_from(args)
-        asr.run(registry.create("asr", config.asr), args.fixtures, repeats=args.repeats)
-    elif args.what == "latency":
-        from omnitalk.bench import latency
+    machine()
 
-        fixtures = args.fixtures if args.fixtures.is_dir() else None
-        latency.run(_load_assistant(args), fixtures, realtime=not args.fast,
-                    rounds=1 if args.rounds is None else args.rounds, plot=args.plot)
-    elif args.what == "llm":
-        from omnitalk.bench import llm
 
-        llm.run(_config_from(args), repeats=args.repeats)
-    elif args.what == "serve":
-        from omnitalk.bench import serve
+def cmd_bench_latency(args: argparse.Namespace) -> int:
+    from omnitalk.bench import latency
 
-        try:
-            sessions = [int(n) for n in args.sessions.split(",")]
-        except ValueError:
-            sessions = []
-        rounds = 2 if args.rounds is None else args.rounds
-        if not sessions or min(sessions) < 1 or rounds < 1:
-            print("omnitalk bench: --sessions wants counts like 1,2,4,8 and --rounds >= 1",
-                  file=sys.stderr)
-            return 2
-        serve.run(_load_assistant(args), sessions, rounds=rounds)
-    elif args.what == "omni":
-        from omnitalk.bench import omni
-
-        precisions = [p for p in args.precisions.split(",") if p]
-        if not precisions or set(precisions) - {"fp32", "bf16", "int8"}:
-            print("omnitalk bench: --precisions wants a list from fp32,bf16,int8",
-                  file=sys.stderr)
-            return 2
-        omni.run(precisions, threads=args.threads, question_seconds=args.question_seconds)
-    elif args.what == "data":
-        from omnitalk.bench import data
-
-        if args.items < 1 or args.workers < 1:
-            print("omnitalk bench: --items and --workers must be at least 1", file=sys.stderr)
-            return 2
-        data.run(items=args.items, workers=args.workers)
+    fixtures = args.fixtures if args.fixtures.is_dir() else None
+    _calibrate_machine()
+    latency.run(_load_assistant(args), fixtures, realtime=not args.fast, rounds=args.rounds,
+                plot=args.plot, json_line=args.json)
     return 0
+
+
+def cmd_bench_asr(args: argparse.Namespace) -> int:
+    from omnitalk.bench import asr
+    from omnitalk.engines import registry
+
+    config = _config_from(args)
+    _calibrate_machine()
+    asr.run(registry.create("asr", config.asr), args.fixtures, repeats=args.repeats,
+            json_line=args.json)
+    return 0
+
+
+def cmd_bench_llm(args: argparse.Namespace) -> int:
+    from omnitalk.bench import llm
+
+    _calibrate_machine()
+    llm.run(_config_from(args), repeats=args.repeats, json_line=args.json)
+    return 0
+
+
+def cmd_bench_serve(args: argparse.Namespace) -> int:
+    from omnitalk.bench import serve
+
+    try:
+        sessions = [int(n) for n in args.sessions.split(",")]
+    except ValueError:
+        sessions = []
+    if not sessions or min(sessions) < 1 or args.rounds < 1:
+        print("omnitalk bench: --sessions wants counts like 1,2,4,8 and --rounds >= 1",
+              file=sys.stderr)
+        return 2
+    _calibrate_machine()
+    serve.run(_load_assistant(args), sessions, rounds=args.rounds, json_line=args.json)
+    return 0
+
+
+def cmd_bench_omni(args: argparse.Namespace) -> int:
+    from omnitalk.bench import omni
+
+    precisions = [p for p in args.precisions.split(",") if p]
+    if not precisions or set(precisions) - {"fp32", "bf16", "int8"}:
+        print("omnitalk bench: --precisions wants a list from fp32,bf16,int8", file=sys.stderr)
+        return 2
+    _calibrate_machine()
+    omni.run(precisions, threads=args.threads, question_seconds=args.question_seconds,
+             json_line=args.json)
+    return 0
+
+
+def cmd_bench_data(args: argparse.Namespace) -> int:
+    from omnitalk.bench import data
+
+    if args.items < 1 or args.workers < 1:
+        print("omnitalk bench: --items and --workers must be at least 1", file=sys.stderr)
+        return 2
+    _calibrate_machine()
+    data.run(items=args.items, workers=args.workers, json_line=args.json)
+    return 0
+
+
+def cmd_eval(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    parser.print_help(sys.stderr)
+    print("omnitalk eval: there are no evaluations yet", file=sys.stderr)
+    return 2
+
+
+def _add_bench(verbs: argparse._SubParsersAction) -> None:
+    bench = verbs.add_parser(
+        "bench", help="measure speed: latency, ASR, LLM, serving, the end-to-end talker, "
+        "dataset making",
+        description="Speed benchmarks. Each prints its table(s) with a footer naming the machine "
+        "(CPU, its flags, a float32 GEMM calibration in GFLOP/s); with --json the last line of "
+        "stdout is one JSON object of the same figures and the machine.")
+    benchmarks = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+
+    def benchmark(name: str, run: Callable[[argparse.Namespace], int], help: str,
+                  description: str) -> argparse.ArgumentParser:
+        parser = benchmarks.add_parser(name, help=help, description=description)
+        parser.set_defaults(run=run)
+        return parser
+
+    def fixtures_flag(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
+                            help="folder with audio files and transcripts.tsv")
+
+    latency = benchmark(
+        "latency", cmd_bench_latency, help="voice-to-voice latency of the assistant, by stage",
+        description="Play the speech fixtures and six synthetic spoken questions into fresh "
+        "sessions, in real time, and measure from the end of the user's speech to the final "
+        "transcript, the first LLM token, the first reply audio and the end of the reply.")
+    fixtures_flag(latency)
+    latency.add_argument("--fast", action="store_true", help="do not play in real time")
+    latency.add_argument("--rounds", type=int, default=1,
+                         help="passes over the inputs (default 1)")
+    latency.add_argument("--plot", type=Path, help="write a PNG chart here")
+    _engine_flags(latency)
+
+    asr = benchmark(
+        "asr", cmd_bench_asr, help="word error rate and speed of the ASR engine",
+        description="Transcribe each speech fixture and report its time, real-time factor and "
+        "word error rate against transcripts.tsv, and the pooled WER.")
+    fixtures_flag(asr)
+    asr.add_argument("--repeats", type=int, default=3, help="runs per file (default 3)")
+    _engine_flags(asr, only={"--config", "--asr-model"})
+
+    llm = benchmark(
+        "llm", cmd_bench_llm, help="load time, first token and generation speed per local "
+        "LLM backend",
+        description="Load the model in llama-cpp and in transformers and answer six questions "
+        "with each: load seconds, time to the first token and deltas per second (medians).")
+    llm.add_argument("--repeats", type=int, default=3,
+                     help="passes over the questions (default 3)")
+    _engine_flags(llm, only={"--config", "--llm-model", "--system-prompt"})
+
+    serve = benchmark(
+        "serve", cmd_bench_serve, help="latency of the real server under concurrent sessions",
+        description="Run the server in-process and have N clients talk to /v1/stream at once "
+        "like microphones; measure from the last speech sample sent to the first reply audio "
+        "received, beside the server's own stage timings.")
+    serve.add_argument("--sessions", default="1,2,4,8",
+                       help="concurrent session counts to measure (default 1,2,4,8)")
+    serve.add_argument("--rounds", type=int, default=2,
+                       help="questions per session (default 2)")
+    _engine_flags(serve)
+
+    omni = benchmark(
+        "omni", cmd_bench_omni, help="can a Mini-Omni-sized talker speak in real time here",
+        description="Build a random talker of Mini-Omni's released shape, with random Whisper "
+        "and SNAC, and measure per precision: decoding steps per second, where a step goes, "
+        "SNAC's real-time factor, time to first audio and peak memory; then how streamed SNAC "
+        "chunks differ from one whole decode. Needs no weights.")
+    omni.add_argument("--precisions", default="fp32,bf16,int8",
+                      help="talker precisions to measure (default fp32,bf16,int8)")
+    omni.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    omni.add_argument("--question-seconds", type=float, default=3.0,
+                      help="length of the spoken question (default 3)")
+
+    data = benchmark(
+        "data", cmd_bench_data, help="how fast the dataset factory synthesises and verifies "
+        "speech",
+        description="Time Piper synthesis and Whisper verification of sample conversations in "
+        "one process (real-time factor, conversations per minute), then a whole build of the "
+        "same conversations with worker processes, model loading included.")
+    data.add_argument("--items", type=int, default=24,
+                      help="sample conversations to synthesise and verify (default 24)")
+    data.add_argument("--workers", type=int, default=2,
+                      help="worker processes of the whole build (default 2)")
+    for parser in benchmarks.choices.values():  # last, after each benchmark's own options
+        parser.add_argument("--json", action="store_true",
+                            help="end stdout with one JSON line: the figures and the machine")
+
+
+def _add_eval(verbs: argparse._SubParsersAction) -> None:
+    evaluate = verbs.add_parser(
+        "eval", help="measure quality (no evaluations yet)",
+        description="Quality evaluations: what the models get right, where bench measures how "
+        "fast they run. No evaluations yet: duplex turn-taking, codec round trip and talker "
+        "speech-text consistency are planned, each a sub-command.")
+    evaluate.set_defaults(run=functools.partial(cmd_eval, evaluate))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -419,30 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = verbs.add_parser("models", help="list the packaged models and where their files are")
     models.set_defaults(run=cmd_models)
 
-    bench = verbs.add_parser("bench", help="measure latency, ASR accuracy, LLM speed, serving, "
-                             "end-to-end talker speed, dataset making")
-    bench.add_argument("what", choices=["latency", "asr", "llm", "serve", "omni", "data"])
-    bench.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
-                       help="folder with audio files and transcripts.tsv")
-    bench.add_argument("--fast", action="store_true", help="latency: do not play in real time")
-    bench.add_argument("--rounds", type=int,
-                       help="latency: passes over the inputs (default 1); serve: questions per "
-                       "session (default 2)")
-    bench.add_argument("--sessions", default="1,2,4,8",
-                       help="serve: concurrent session counts to measure (default 1,2,4,8)")
-    bench.add_argument("--repeats", type=int, default=3, help="asr/llm: runs per item")
-    bench.add_argument("--plot", type=Path, help="latency: write a PNG chart here")
-    bench.add_argument("--precisions", default="fp32,bf16,int8",
-                       help="omni: talker precisions to measure (default fp32,bf16,int8)")
-    bench.add_argument("--threads", type=int, default=2, help="omni: torch threads (default 2)")
-    bench.add_argument("--question-seconds", type=float, default=3.0,
-                       help="omni: length of the spoken question (default 3)")
-    bench.add_argument("--items", type=int, default=24,
-                       help="data: sample conversations to synthesise and verify (default 24)")
-    bench.add_argument("--workers", type=int, default=2,
-                       help="data: worker processes of the whole build (default 2)")
-    _engine_flags(bench)
-    bench.set_defaults(run=cmd_bench)
+    _add_bench(verbs)
+    _add_eval(verbs)
     return parser
 
 

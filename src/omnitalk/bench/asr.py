@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import csv
-import re
+import statistics
 import time
 from pathlib import Path
 
 import jiwer
 from rich.table import Table
 
-from omnitalk.text.speech import normalise_for_speech
 from omnitalk.audio.io import load_audio
-from omnitalk.bench.report import print_report
+from omnitalk.bench.report import print_json, print_report
 from omnitalk.engines.base import ASR
+from omnitalk.text.wer import normalise_for_wer
 
 
 def read_fixtures(folder: Path) -> list[tuple[Path, str]]:
@@ -26,12 +26,12 @@ def read_fixtures(folder: Path) -> list[tuple[Path, str]]:
     return [(folder / row["file"], row["transcript"]) for row in rows]
 
 
-def run(asr: ASR, folder: Path, repeats: int = 3) -> float:
+def run(asr: ASR, folder: Path, repeats: int = 3, json_line: bool = False) -> float:
     """Prints per-file WER and timing; returns the overall WER."""
     table = Table(title=f"ASR on {folder}")
     for name in ("file", "seconds", "median ms", "RTF", "WER %", "hypothesis"):
         table.add_column(name, justify="left" if name in ("file", "hypothesis") else "right")
-    references, hypotheses = [], []
+    references, hypotheses, files = [], [], []
     for path, reference in read_fixtures(folder):
         audio = load_audio(path, asr.sample_rate)
         times, text = [], ""
@@ -45,11 +45,19 @@ def run(asr: ASR, folder: Path, repeats: int = 3) -> float:
         references.append(ref)
         hypotheses.append(hyp)
         seconds = audio.size / asr.sample_rate
+        wer = jiwer.wer(ref, hyp)
         table.add_row(
             path.name, f"{seconds:.1f}", f"{median * 1000:.0f}", f"{median / seconds:.3f}",
-            f"{jiwer.wer(ref, hyp) * 100:.1f}", text,
+            f"{wer * 100:.1f}", text,
         )
+        files.append({"file": path.name, "audio_s": seconds, "transcribe_ms_median": median * 1000,
+                      "rtf": median / seconds, "wer_percent": wer * 100, "hypothesis": text})
     overall = jiwer.wer(references, hypotheses)
     table.caption = f"overall WER (all words pooled): {overall * 100:.2f} %"
     print_report(table)
+    if json_line:
+        print_json("asr", {
+            "repeats": repeats, "wer_percent_overall": overall * 100,
+            "transcribe_ms_median": statistics.median(f["transcribe_ms_median"] for f in files),
+            "rtf_median": statistics.median(f["rtf"] for f in files), "files": files})
     return overall

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from omnitalk.bench.report import print_report
+from omnitalk.bench.report import print_json, print_report
 from omnitalk.data import filters
 from omnitalk.data.config import DataConfig
 from omnitalk.data.items import Drop
@@ -44,7 +44,7 @@ def _spoken_items(config: DataConfig, count: int):
     return ready
 
 
-def run(items: int = 24, workers: int = 2) -> None:
+def run(items: int = 24, workers: int = 2, json_line: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="omnitalk-bench-data-") as folder:
         config = DataConfig(out_dir=str(Path(folder) / "one"), workers=1)
         shop = Workshop(config, Path(config.out_dir))
@@ -84,11 +84,25 @@ def run(items: int = 24, workers: int = 2) -> None:
     table.add_row("synthesis + verification", f"{synthesis_s + verify_s:.1f}",
                   f"{(synthesis_s + verify_s) / seconds:.3f}",
                   f"{per_minute / (synthesis_s + verify_s):.0f}")
+    build_stages = {}
     for stage in report.stages:
         if stage.name in ("synthesise", "verify", "tokenise"):
             table.add_row(f"  whole build: {stage.name} ({stage.received} in)",
                           f"{stage.seconds:.1f}", "", f"{stage.received * 60 / stage.seconds:.0f}")
+            build_stages[stage.name] = {
+                "items_in": stage.received, "wall_s": stage.seconds,
+                "conversations_per_minute": stage.received * 60 / stage.seconds}
     table.add_row(f"whole build, {workers} workers, each loading its models "
                   f"({len(report.items)} of {items} kept)", f"{build_s:.1f}", "",
                   f"{items * 60 / build_s:.0f}")
     print_report(table)
+    if json_line:
+        print_json("data", {
+            "conversations": len(ready), "speech_s": seconds,
+            "synthesis_wall_s": synthesis_s, "synthesis_rtf": synthesis_s / seconds,
+            "synthesis_conversations_per_minute": per_minute / synthesis_s,
+            "verification_wall_s": verify_s, "verification_rtf": verify_s / seconds,
+            "verification_kept": kept,
+            "verification_conversations_per_minute": per_minute / verify_s,
+            "build_workers": workers, "build_wall_s": build_s, "build_kept": len(report.items),
+            "build_conversations_per_minute": items * 60 / build_s, "build_stages": build_stages})

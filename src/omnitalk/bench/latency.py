@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
 from rich.progress import track
 
 from omnitalk.assistant import Assistant
 from omnitalk.audio.io import load_audio
 from omnitalk.bench.asr import read_fixtures
 from omnitalk.bench.questions import QUESTIONS
+from omnitalk.bench.report import percentile_figures, percentile_table, print_json, print_report
 from omnitalk.engines.speak import speak
-from omnitalk.bench.report import percentile_table, print_report
 from omnitalk.talk import Feeder, run_turns
 
 STAGES = ("end_of_speech_to_final_transcript", "to_first_llm_token", "to_first_audio", "total")
@@ -27,6 +28,7 @@ def run(
     realtime: bool = True,
     rounds: int = 1,
     plot: Path | None = None,
+    json_line: bool = False,
 ) -> dict[str, list[float]]:
     inputs = []
     if fixtures is not None:
@@ -34,7 +36,9 @@ def run(
     tts = assistant.voice
     inputs += [(f"synthetic: {q}", speak(tts, q)) for q in QUESTIONS]
     columns: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for _name, audio in track(inputs * rounds, description="playing inputs"):
+    # Progress goes to stderr: stdout holds only the table (and the JSON line).
+    for _name, audio in track(inputs * rounds, description="playing inputs",
+                              console=Console(stderr=True)):
         feeder = Feeder(realtime=realtime)
         session = feeder.session = assistant.new_session(on_event=feeder.on_event)
         run_turns(session, feeder, [audio])
@@ -51,6 +55,9 @@ def run(
                                   columns))
     if plot is not None:
         _plot(columns, plot)
+    if json_line:
+        print_json("latency", {"realtime": realtime, "inputs": len(inputs), "rounds": rounds,
+                               **percentile_figures(columns)})
     return columns
 
 

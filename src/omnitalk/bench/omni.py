@@ -24,7 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from omnitalk.bench.report import print_report
+from omnitalk.bench.report import print_json, print_report
 
 FRAME_MS = 2048 / 24000 * 1000  # 85.33 ms of audio per step
 STEPS = 48
@@ -149,7 +149,7 @@ def measure(precision: str, threads: int, question_seconds: float, seed: int) ->
     }
 
 
-def chunk_edges(seed: int = 0, frames: int = 40) -> Table:
+def chunk_edges(seed: int = 0, frames: int = 40) -> list[dict[str, float]]:
     """Streamed SNAC audio against one whole-utterance decode, per chunking scheme.
 
     Random SNAC 24 kHz weights with its noise blocks silenced, so that two decodes of the same
@@ -170,9 +170,7 @@ def chunk_edges(seed: int = 0, frames: int = 40) -> Table:
     snac = for_inference(snac)
     codes = np.random.default_rng(seed).integers(0, 4096, (frames, 7))
     whole = decode_frames(snac, codes)
-    table = Table(title=f"Streamed SNAC vs one whole decode ({frames} random frames, chunks of 4)")
-    for name in ("context frames", "lookahead frames", "SNR dB", "max error", "peak"):
-        table.add_column(name, justify="right")
+    rows = []
     for context, lookahead in ((0, 0), (3, 0), (3, 1), (3, 2)):
         decoder = StreamingSnacDecoder(snac, 4, context, lookahead)
         chunks = [c for frame in codes if (c := decoder.push(frame)) is not None]
@@ -180,18 +178,30 @@ def chunk_edges(seed: int = 0, frames: int = 40) -> Table:
             chunks.append(tail)
         error = np.concatenate(chunks) - whole
         snr = 10 * np.log10(np.sum(whole**2) / max(np.sum(error**2), 1e-30))
-        table.add_row(str(context), str(lookahead), f"{snr:.1f}", f"{np.abs(error).max():.4f}",
-                      f"{np.abs(whole).max():.3f}")
+        rows.append({"context_frames": context, "lookahead_frames": lookahead,
+                     "snr_db": float(snr), "max_error": float(np.abs(error).max()),
+                     "peak": float(np.abs(whole).max())})
+    return rows
+
+
+def chunk_edges_table(rows: list[dict[str, float]], frames: int = 40) -> Table:
+    table = Table(title=f"Streamed SNAC vs one whole decode ({frames} random frames, chunks of 4)")
+    for name in ("context frames", "lookahead frames", "SNR dB", "max error", "peak"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(str(row["context_frames"]), str(row["lookahead_frames"]),
+                      f"{row['snr_db']:.1f}", f"{row['max_error']:.4f}", f"{row['peak']:.3f}")
     return table
 
 
 def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
-        seed: int = 0) -> list[dict]:
+        seed: int = 0, json_line: bool = False) -> list[dict]:
     results = []
     context = multiprocessing.get_context("spawn")
     for precision in precisions:
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            print(f"measuring {precision} (a random 0.5B talker is built first)...", flush=True)
+            Console(stderr=True).print(f"measuring {precision} (a random 0.5B talker is built "
+                                       "first)...")
             results.append(pool.submit(measure, precision, threads, question_seconds,
                                        seed).result())
     prompt = results[0]["prompt_tokens"] if results else 0
@@ -213,5 +223,13 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
             f"{r['first_audio_ms']:.0f}", f"{r['weights_mb']:.0f}", f"{r['peak_rss_mb']:.0f}",
         )
     Console(width=max(120, Console().width)).print(table)
-    print_report(chunk_edges(seed))
+    edges = chunk_edges(seed)
+    print_report(chunk_edges_table(edges))
+    if json_line:
+        print_json("omni", {
+            "threads": threads, "question_s": question_seconds, "frame_ms": FRAME_MS,
+            "precisions": [{**r, "steps_per_s_b1": 1000 / r["step_b1_ms"],
+                            "steps_per_s_b2": 1000 / r["step_b2_ms"],
+                            "realtime": r["realtime_step_ms"] <= FRAME_MS} for r in results],
+            "snac_chunk_edges": edges})
     return results

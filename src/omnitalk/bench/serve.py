@@ -13,6 +13,7 @@ import json
 import time
 
 import numpy as np
+from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from websockets.asyncio.client import connect
@@ -20,8 +21,8 @@ from websockets.asyncio.client import connect
 from omnitalk.assistant import Assistant
 from omnitalk.audio.pcm import float_to_pcm16
 from omnitalk.bench.questions import QUESTIONS
+from omnitalk.bench.report import print_json, print_report
 from omnitalk.engines.speak import speak
-from omnitalk.bench.report import print_report
 from omnitalk.server.app import ServerConfig
 from omnitalk.server.background import free_port, serve_in_background, wait_until
 
@@ -116,11 +117,13 @@ async def run_sessions(url: str, per_client: list[list[bytes]], progress) -> lis
     return results
 
 
-def run(assistant: Assistant, sessions: list[int], rounds: int = 2) -> dict[int, list[dict]]:
+def run(assistant: Assistant, sessions: list[int], rounds: int = 2,
+        json_line: bool = False) -> dict[int, list[dict]]:
     spoken = [question_pcm(assistant, q) for q in QUESTIONS]
     outcomes: dict[int, list[dict]] = {}
     config = ServerConfig(port=free_port(), max_sessions=max(sessions))
-    with serve_in_background(config, lambda: assistant) as url, Progress(transient=True) as bar:
+    progress = Progress(transient=True, console=Console(stderr=True))  # stdout: the table only
+    with serve_in_background(config, lambda: assistant) as url, progress as bar:
         task = bar.add_task("turns", total=sum(sessions) * rounds)
         for count in sessions:
             bar.update(task, description=f"{count} session(s) talking")
@@ -138,17 +141,28 @@ def run(assistant: Assistant, sessions: list[int], rounds: int = 2) -> dict[int,
     for name in ("sessions", "turns ok", "client median ms", "client p90 ms", "client max ms",
                  *(f"server {stage} median ms" for stage in stages)):
         table.add_column(name, justify="right")
+    figures = ("client_ms_median", "client_ms_p90", "client_ms_max",
+               *(f"server_{key}_ms_median" for key in stages.values()))
+    rows = []
     for count, results in outcomes.items():
         client_ms = [r["client_ms"] for r in results if r["ok"]]
-        stats = [f"{f(client_ms):.0f}" if client_ms else "-" for f in
-                 (np.median, lambda v: np.percentile(v, 90), np.max)]
+        row = {"sessions": count, "turns_ok": len(client_ms), "turns": len(results)}
+        if client_ms:
+            row |= {"client_ms_median": float(np.median(client_ms)),
+                    "client_ms_p90": float(np.percentile(client_ms, 90)),
+                    "client_ms_max": float(np.max(client_ms))}
         for key in stages.values():
             values = [r["timings"][key] for r in results
                       if r["ok"] and r["timings"].get(key) is not None]
-            stats.append(f"{np.median(values):.0f}" if values else "-")
-        table.add_row(str(count), f"{len(client_ms)}/{len(results)}", *stats)
-    errors = {r["error"] for rs in outcomes.values() for r in rs if r.get("error")}
+            if values:
+                row[f"server_{key}_ms_median"] = float(np.median(values))
+        table.add_row(str(count), f"{len(client_ms)}/{len(results)}",
+                      *(f"{row[name]:.0f}" if name in row else "-" for name in figures))
+        rows.append(row)
+    errors = sorted({r["error"] for rs in outcomes.values() for r in rs if r.get("error")})
     if errors:
-        table.caption = "errors: " + "; ".join(sorted(errors))
+        table.caption = "errors: " + "; ".join(errors)
     print_report(table)
+    if json_line:
+        print_json("serve", {"rounds": rounds, "by_sessions": rows, "errors": errors})
     return outcomes

@@ -1,0 +1,192 @@
+"""`omnitalk bench` and `omnitalk eval` as sub-command groups: each benchmark takes only its own
+flags and ends with a JSON line that names the machine. The benchmarks themselves need the real
+models (`bench data --items 4` takes 1.5 minutes here), so only `latency` runs, on fakes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from fakes import RATE, EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, tone
+from omnitalk.agent.responders.cascade import CascadeResponder
+from omnitalk.assistant import AssistantConfig
+from omnitalk.bench import latency
+from omnitalk.bench.questions import QUESTIONS
+from omnitalk.bench.report import (
+    CPU_FLAGS,
+    Machine,
+    machine,
+    percentile_figures,
+    print_json,
+    read_cpuinfo,
+)
+from omnitalk.cli import _config_from, build_parser, main
+from serving import FakeAssistant
+
+ENGINE_FLAGS = {"--config", "--llm", "--llm-model", "--llm-url", "--llm-api-key", "--asr-model",
+                "--tts-voice", "--system-prompt", "--responder", "--checkpoint", "--whisper",
+                "--snac", "--omni-precision", "--omni-text", "--silence-ms", "--min-speech-ms",
+                "--vad-threshold"}
+OWN_FLAGS = {
+    "latency": {"--fixtures", "--fast", "--rounds", "--plot"} | ENGINE_FLAGS,
+    "asr": {"--fixtures", "--repeats", "--config", "--asr-model"},
+    "llm": {"--repeats", "--config", "--llm-model", "--system-prompt"},
+    "serve": {"--sessions", "--rounds"} | ENGINE_FLAGS,
+    "omni": {"--precisions", "--threads", "--question-seconds"},
+    "data": {"--items", "--workers"},
+}
+
+
+def help_text(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def options_in(help: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", help))
+
+
+def test_bench_omni_help_shows_only_its_own_options(capsys):
+    options = options_in(help_text(capsys, ["bench", "omni"]))
+    assert {"--precisions", "--threads", "--question-seconds", "--json"} <= options
+    assert not {"--checkpoint", "--fixtures", "--sessions", "--config", "--items"} & options
+
+
+@pytest.mark.parametrize("benchmark", sorted(OWN_FLAGS))
+def test_each_benchmark_has_its_help_and_exactly_its_flags(capsys, benchmark):
+    text = help_text(capsys, ["bench", benchmark])
+    assert f"omnitalk bench {benchmark}" in text
+    assert options_in(text) == OWN_FLAGS[benchmark] | {"--help", "--json"}
+
+
+def test_bench_help_lists_every_benchmark(capsys):
+    text = help_text(capsys, ["bench"])
+    for benchmark in OWN_FLAGS:
+        assert re.search(rf"^\s+{benchmark}\s+\S", text, re.MULTILINE), benchmark
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "omni", "--checkpoint", "mini-omni"],
+    ["bench", "data", "--sessions", "2"],
+    ["bench", "asr", "--llm", "openai"],
+    ["bench", "llm", "--llm-url", "http://127.0.0.1:8080/v1"],
+    ["bench", "serve", "--items", "3"],
+    ["bench", "latency", "--precisions", "int8"],
+])
+def test_a_flag_of_another_benchmark_is_refused(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_bench_without_a_benchmark_says_which_are_there(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench"])
+    assert exit_.value.code == 2
+    assert "BENCHMARK" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "omni", "--precisions", "fp64"], "--precisions wants a list from fp32,bf16,int8"),
+    (["bench", "serve", "--sessions", "1,x"], "--sessions wants counts like 1,2,4,8"),
+    (["bench", "serve", "--rounds", "0"], "--rounds >= 1"),
+    (["bench", "data", "--items", "0"], "--items and --workers must be at least 1"),
+])
+def test_bad_values_are_refused_before_anything_loads(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_narrow_benchmark_leaves_the_flags_it_lacks_to_the_config():
+    args = build_parser().parse_args(["bench", "llm", "--llm-model", "model.gguf",
+                                      "--system-prompt", "Be brief."])
+    config = _config_from(args)
+    assert config.llm.model == "model.gguf" and config.cascade.system_prompt == "Be brief."
+    assert config.llm.backend == "llama-cpp" and config.responder == "cascade"
+
+
+def test_eval_without_an_evaluation_prints_its_help_and_says_there_are_none(capsys):
+    assert main(["eval"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: omnitalk eval" in err
+    assert "omnitalk eval: there are no evaluations yet" in err
+
+
+def test_eval_help_says_it_has_no_evaluations_yet(capsys):
+    text = " ".join(help_text(capsys, ["eval"]).split())
+    assert "No evaluations yet" in text
+    assert re.search(r"^\s+eval\s+measure quality", help_text(capsys, []), re.MULTILINE)
+
+
+def test_the_machine_fingerprint_has_every_field_and_a_positive_calibration():
+    found = machine()
+    assert found is machine()  # the calibration runs once per process
+    assert found.cpu_model and found.cpu_vendor and found.cores >= 1
+    assert set(found.cpu_flags) == set(CPU_FLAGS)
+    assert all(isinstance(present, bool) for present in found.cpu_flags.values())
+    assert found.gemm_gflops_median > 0
+    assert found.python == sys.version.split()[0]
+    record = json.loads(json.dumps(dataclasses.asdict(found)))
+    assert set(record) == {field.name for field in dataclasses.fields(Machine)}
+    summary = found.summary()
+    assert found.cpu_model in summary and "GFLOP/s" in summary
+
+
+def test_cpuinfo_fields_come_from_the_first_processor(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t: AMD EPYC 9R14\nstepping\t: 1\nflags\t\t: fpu avx2 avx512f "
+                    "avx512_bf16 avx512_vnni\n\nprocessor\t: 1\nmodel name\t: other\n")
+    fields = read_cpuinfo(info)
+    assert fields["model name"] == "AMD EPYC 9R14" and fields["cpu family"] == "25"
+    assert fields["model"] == "17" and "avx512_bf16" in fields["flags"].split()
+    assert read_cpuinfo(tmp_path / "missing") == {}
+
+
+def test_percentile_figures_name_their_units():
+    figures = percentile_figures({"to_first_audio": [300.0, 100.0, 200.0], "total": []})
+    assert figures["to_first_audio_ms_median"] == 200.0
+    assert figures["to_first_audio_count"] == 3 and figures["total_count"] == 0
+    assert {"to_first_audio_ms_p90", "to_first_audio_ms_min", "to_first_audio_ms_max"} <= set(
+        figures)
+    assert "total_ms_median" not in figures
+
+
+def test_the_json_line_takes_numpy_figures(capsys):
+    print_json("omni", {"step_ms": np.float64(31.5), "realtime": np.float64(40) <= 85.3,
+                        "turns": np.int64(3)})
+    record = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert record["step_ms"] == 31.5 and record["realtime"] is True and record["turns"] == 3
+    assert record["benchmark"] == "omni" and record["machine"]["gemm_gflops_median"] > 0
+
+
+class ToneVoice:
+    """Says any text as a tone, which the energy VAD hears as speech."""
+
+    sample_rate = RATE
+
+    def synthesize(self, text: str):
+        yield tone(0.6)
+
+
+def test_a_benchmark_ends_stdout_with_its_figures_and_the_machine_as_json(capsys):
+    responder = CascadeResponder(ScriptedLLM("Sure. Here is a short answer."), SilentTTS())
+    assistant = FakeAssistant(AssistantConfig(), EnergyVAD(), ScriptedASR(), responder,
+                              ToneVoice(), {})
+    latency.run(assistant, None, realtime=False, json_line=True)
+    out = capsys.readouterr().out
+    assert "Voice-to-voice latency" in out and "machine: " in out
+    assert "playing inputs" not in out  # progress goes to stderr
+    record = json.loads(out.splitlines()[-1])
+    assert record["benchmark"] == "latency" and record["realtime"] is False
+    assert record["to_first_audio_count"] == len(QUESTIONS)
+    assert record["to_first_audio_ms_median"] >= 0
+    assert record["machine"] == json.loads(json.dumps(dataclasses.asdict(machine())))
