@@ -1,4 +1,5 @@
-"""Streaming SNAC decoding: no chunk-edge defects, the tail flushed, special tokens kept out."""
+"""SNAC frames and streaming decoding: the 7-code frame order, no chunk-edge defects, the tail
+flushed, special tokens kept out."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import torch
 from omni_tiny import write_snac
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.codec.snac import CodecError, StreamingSnacDecoder, decode_frames, load_snac
+from omnitalk.codec.snac_frames import SAMPLES_PER_FRAME, codes_to_frames, frames_to_codes
 from omnitalk.omni import inference as omni_inference
+from omnitalk.omni import layout as lo
 from omnitalk.omni.decoding import Step
 from omnitalk.omni.settings import OmniSettings
-from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME
 
 # SNAC 24 kHz's decoder reaches about 2.2 frames either side of a code (measured: a changed
 # frame moves samples 2.21 frames before and 2.19 after it).
@@ -42,6 +44,24 @@ def stream(decoder: StreamingSnacDecoder, frames: np.ndarray) -> tuple[np.ndarra
 
 def frames_of(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 4096, (count, 7))
+
+
+def test_a_frame_regroups_into_snac_codes_depth_first_and_back():
+    frame = np.array([[10, 20, 30, 31, 21, 32, 33]])
+    c0, c1, c2 = frames_to_codes(frame)
+    assert c0.tolist() == [[10]] and c1.tolist() == [[20, 21]]
+    assert c2.tolist() == [[30, 31, 32, 33]]
+    frames = np.random.default_rng(0).integers(0, 4096, size=(9, 7))
+    c0, c1, c2 = frames_to_codes(frames)
+    assert (c0.shape, c1.shape, c2.shape) == ((1, 9), (1, 18), (1, 36))
+    np.testing.assert_array_equal(codes_to_frames(c0, c1, c2), frames)
+
+
+def test_special_tokens_never_reach_snac():
+    frames = np.zeros((3, 7), np.int64)
+    frames[2, 6] = lo.EOA
+    with pytest.raises(ValueError, match="frame 2 holds 4096 in layer 6"):
+        frames_to_codes(frames)
 
 
 def test_streaming_matches_a_whole_decode_away_from_the_chunk_edges(snac):
@@ -86,11 +106,11 @@ def test_special_tokens_never_reach_snac_and_are_counted(snac, monkeypatch):
     codes = frames_of(9, seed=2)
     codes[4, 3] = 4097  # a pad_a inside a frame
     steps = []
-    for index in range(len(codes) + 7):  # lay the frames out with the delay
-        audio = np.full(7, 4097)
+    for index in range(len(codes) + lo.FRAME_DELAY):  # lay the frames out with the delay
+        audio = np.full(7, lo.PAD_A)
         for layer in range(7):
-            frame = index - layer - 1
-            if 0 <= frame < len(codes):
+            frame = lo.frame_at_step(layer, index)
+            if frame is not None and frame < len(codes):
                 audio[layer] = codes[frame, layer]
         steps.append(Step(index, None, audio))
     monkeypatch.setattr(omni_inference, "decode", lambda *args, **kwargs: iter(steps))

@@ -75,7 +75,7 @@ def test_speech_stops_when_the_last_layer_ends_and_text_turns_to_none_after_eot(
     prompt = lo.speech_prompt(lo.Task.A1A2, 3)
     talker = ScriptedTalker(answer_rows(TEXT, CODES), prompt.length)
     steps = list(decode(talker, [prompt], SPEECH))
-    assert len(steps) == len(CODES) + 7  # the step where layer 6 emits eoa is not yielded
+    assert len(steps) == len(CODES) + lo.FRAME_DELAY  # layer 6's eoa step is not yielded
     assert [s.text for s in steps[:4]] == [*TEXT, lo.MINI_OMNI.eot]
     assert all(s.text is None for s in steps[4:])
     assembler = FrameAssembler()
@@ -87,6 +87,23 @@ def test_speech_stops_when_the_last_layer_ends_and_text_turns_to_none_after_eot(
     assert [int(f[lo.TEXT_STREAM]) for f in fed[3:]] == [vocab.eot] + [vocab.pad_t] * (len(fed) - 4)
     for index, ids in enumerate(fed):
         np.testing.assert_array_equal(ids[:7].numpy(), talker.rows[:7, index])
+
+
+@pytest.mark.parametrize("plan", [SPEECH, BATCH_PARALLEL])
+def test_end_of_audio_at_the_prefill_step_does_not_stop_the_answer(plan):
+    """The reference looks for layer 6's eoa only in decode steps, never in the prefill's."""
+    rows = answer_rows(TEXT, CODES)
+    rows[6, 0] = lo.MINI_OMNI.audio_id(lo.EOA, 6)  # the prefill step says end-of-audio
+    prompts = lo.batch_speech_prompt(3) if plan is BATCH_PARALLEL else \
+        [lo.speech_prompt(lo.Task.A1A2, 3)]
+    talker = ScriptedTalker(rows, prompts[0].length)
+    steps = list(decode(talker, prompts, plan))
+    assert len(steps) == len(CODES) + lo.FRAME_DELAY
+    assert int(steps[0].audio[6]) == lo.EOA  # kept, and fed back as sampled
+    assert int(lo.MINI_OMNI.audio_local(talker.fed[0][0, 6, 0], 6)) == lo.EOA
+    assembler = FrameAssembler()
+    frames = [f for s in steps if (f := assembler.push(s.audio)) is not None]
+    np.testing.assert_array_equal(np.stack(frames), CODES)
 
 
 def test_text_only_stops_at_eot_without_yielding_it():

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from omnitalk.omni import layout as lo
-from omnitalk.omni.snac_frames import codes_to_frames, frames_to_codes
 
 
 def test_vocabulary_layout_matches_the_released_checkpoint():
@@ -100,6 +99,8 @@ def test_whisper_frame_count_is_the_reference_leng_capped_at_30_seconds():
 
 
 def test_delay_pattern_text_leads_and_layer_l_lags_by_l_plus_1():
+    assert [lo.audio_delay(layer) for layer in range(7)] == [1, 2, 3, 4, 5, 6, 7]
+    assert lo.FRAME_DELAY == 7
     assert [lo.frame_at_step(0, s) for s in range(3)] == [None, 0, 1]
     assert lo.frame_at_step(6, 6) is None and lo.frame_at_step(6, 7) == 0
     # Simulate generation: at step s, layer L emits frame s-L-1 (or pad before it starts).
@@ -109,24 +110,6 @@ def test_delay_pattern_text_leads_and_layer_l_lags_by_l_plus_1():
                 else int(frames[lo.frame_at_step(layer, s), layer]) for s in range(steps)]
                for layer in range(7)]
     np.testing.assert_array_equal(lo.frames_from_streams(streams), frames)
-
-
-def test_a_frame_regroups_into_snac_codes_depth_first_and_back():
-    frame = np.array([[10, 20, 30, 31, 21, 32, 33]])
-    c0, c1, c2 = frames_to_codes(frame)
-    assert c0.tolist() == [[10]] and c1.tolist() == [[20, 21]]
-    assert c2.tolist() == [[30, 31, 32, 33]]
-    frames = np.random.default_rng(0).integers(0, 4096, size=(9, 7))
-    c0, c1, c2 = frames_to_codes(frames)
-    assert (c0.shape, c1.shape, c2.shape) == ((1, 9), (1, 18), (1, 36))
-    np.testing.assert_array_equal(codes_to_frames(c0, c1, c2), frames)
-
-
-def test_special_tokens_never_reach_snac():
-    frames = np.zeros((3, 7), np.int64)
-    frames[2, 6] = lo.EOA
-    with pytest.raises(ValueError, match="frame 2 holds 4096 in layer 6"):
-        frames_to_codes(frames)
 
 
 def test_another_backbone_moves_the_specials_and_audio_blocks():

@@ -15,13 +15,13 @@ from conftest import FIXTURES
 from fakes import EnergyVAD, ScriptedASR, SilentTTS, silence, tone
 from omni_tiny import write_omni_folder
 from omnitalk.agent.responders.base import UserTurn
-from omnitalk.assistant import AssistantConfig
-from omnitalk.omni.inference import OmniInference
 from omnitalk.agent.responders.omni import OmniResponder
+from omnitalk.assistant import AssistantConfig
+from omnitalk.codec.snac_frames import SAMPLES_PER_FRAME
+from omnitalk.omni.inference import OmniInference
 from omnitalk.omni.settings import DecodingOptions, OmniPaths, OmniSettings
-from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME
+from protocol_client import append, configure, pcm_samples, realtime, types, user_text
 from serving import FakeAssistant, running_server
-from test_server_protocol import append, configure, pcm_samples, realtime, types, user_text
 
 STEPS = 20  # each answer: 20 decoding steps, so at most 13 frames of audio
 
@@ -95,7 +95,7 @@ def test_the_server_answers_through_the_talker(responder):
     assistant = FakeAssistant(AssistantConfig(), EnergyVAD(), ScriptedASR("hello there"),
                               responder, voice, {})
     with running_server(lambda: assistant) as base, realtime(base) as client:
-        configure(client)
+        assert configure(client)["model"] == "omnitalk-omni"
         append(client, np.concatenate([silence(0.3), tone(1.0), silence(1.0)]))
         events = client.until("response.done")
         assert "conversation.item.input_audio_transcription.completed" in types(events)

@@ -14,6 +14,7 @@ from conftest import FIXTURES
 from omni_tiny import lit_config, write_lit_checkpoint, write_openai_whisper, write_snac
 from omnitalk.audio.io import load_audio
 from omnitalk.codec.snac import decode_frames, load_snac
+from omnitalk.codec.snac_frames import SNAC_CODES
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import export_safetensors, load_checkpoint
 from omnitalk.omni.inference import AnswerDone, AudioChunk, OmniInference
@@ -39,7 +40,7 @@ def trained(tmp_path_factory):
     features = WhisperFeatures.load(work / "small.pt")(audio)[None]
     checkpoint = load_checkpoint(work / "init")
     text = checkpoint.tokenizer.encode(ANSWER).ids
-    codes = np.random.default_rng(0).integers(0, lo.SNAC_CODES, (FRAMES, 7))
+    codes = np.random.default_rng(0).integers(0, SNAC_CODES, (FRAMES, 7))
     speech, text_only = lo.batch_speech_prompt(features.shape[1])
     asr = lo.speech_prompt(lo.Task.ASR, features.shape[1])
     spoken = answer_rows(text, codes)

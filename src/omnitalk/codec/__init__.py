@@ -1,1 +1,2 @@
-"""Audio tokenizers: the SNAC codec of the Mini-Omni family, decoded in streaming chunks."""
+"""Audio tokenizers: the SNAC codec of the Mini-Omni family, its 7-code frame order, decoded in
+streaming chunks."""

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from omnitalk.codec.snac_frames import CODES_PER_FRAME, SAMPLES_PER_FRAME, frames_to_codes
 from omnitalk.engines.base import EngineError
-from omnitalk.omni.snac_frames import SAMPLES_PER_FRAME, frames_to_codes
 
 CONFIG = "config.json"
 WEIGHTS = "pytorch_model.bin"
@@ -128,7 +128,7 @@ class StreamingSnacDecoder:
 
     def push(self, frame: np.ndarray) -> np.ndarray | None:
         """Add one [7] frame; return the next chunk of audio once one is ready."""
-        self._frames.append(np.asarray(frame, dtype=np.int64).reshape(7))
+        self._frames.append(np.asarray(frame, dtype=np.int64).reshape(CODES_PER_FRAME))
         if len(self._frames) - self._sent < self.chunk_frames + self.lookahead_frames:
             return None
         return self._decode(self._sent + self.chunk_frames, len(self._frames))

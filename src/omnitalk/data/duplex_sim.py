@@ -25,6 +25,7 @@ import numpy as np
 
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.resample import resample
+from omnitalk.codec.snac_frames import SAMPLE_RATE, SAMPLES_PER_FRAME
 from omnitalk.data.files import write_bytes, write_wav
 from omnitalk.data.items import Item
 from omnitalk.data.synthesise import speak
@@ -32,7 +33,6 @@ from omnitalk.data.tokenise import snac_frames
 from omnitalk.data.workshop import Workshop
 from omnitalk.duplex.flatten import SILENT, FlatLayout, flatten, place_text
 from omnitalk.engines.tts_piper import VoiceStyle
-from omnitalk.omni.snac_frames import SAMPLE_RATE, SAMPLES_PER_FRAME
 
 LEAD_S = 0.5  # silence before the first turn and after the last
 

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from omnitalk.audio.io import load_audio
+from omnitalk.codec.snac_frames import SAMPLE_RATE as SNAC_RATE
+from omnitalk.codec.snac_frames import codes_to_frames
 from omnitalk.data.files import write_npy
 from omnitalk.data.items import Drop, Item
 from omnitalk.data.workshop import Workshop
-from omnitalk.omni.snac_frames import SAMPLE_RATE as SNAC_RATE
-from omnitalk.omni.snac_frames import codes_to_frames
 from omnitalk.omni.whisper import SpeechTooLong
 
 

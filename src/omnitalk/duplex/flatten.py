@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from omnitalk.omni.layout import AUDIO_LAYERS, SNAC_CODES
+from omnitalk.codec.snac_frames import CODES_PER_FRAME, SNAC_CODES
 
 SILENT = -1  # in the per-stream arrays: no token here
 
@@ -44,11 +44,11 @@ class FlatLayout:
 
     @property
     def vocab(self) -> int:
-        return self.speech_base + AUDIO_LAYERS * SNAC_CODES
+        return self.speech_base + CODES_PER_FRAME * SNAC_CODES
 
     @property
     def chunk_length(self) -> int:
-        return 2 * self.speech_chunk_frames * AUDIO_LAYERS + self.text_chunk
+        return 2 * self.speech_chunk_frames * CODES_PER_FRAME + self.text_chunk
 
 
 def place_text(turns: list[tuple[int, list[int]]], chunks: int, layout: FlatLayout) -> np.ndarray:
@@ -73,7 +73,7 @@ def flatten(user: np.ndarray, assistant: np.ndarray, text: np.ndarray,
     """
     per = layout.speech_chunk_frames
     chunks = min(len(user) // per, len(text))
-    shift = layout.speech_base + SNAC_CODES * np.arange(AUDIO_LAYERS)
+    shift = layout.speech_base + SNAC_CODES * np.arange(CODES_PER_FRAME)
 
     def speech(frames: np.ndarray) -> np.ndarray:
         ids = frames + shift

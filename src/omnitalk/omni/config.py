@@ -21,6 +21,49 @@ class OmniConfigError(EngineError):
     pass
 
 
+# litgpt settings that change what the model computes, where omnitalk builds one choice only:
+# key -> (litgpt's default, the value implemented). A key left out takes litgpt's default.
+IMPLEMENTED_LIT_SETTINGS: dict[str, tuple[object, object]] = {
+    "audio_vocab_size": (AUDIO_STRIDE, AUDIO_STRIDE),
+    "bias": (True, False),
+    "lm_head_bias": (False, False),
+    "tie_word_embeddings": (False, True),
+    "scale_embeddings": (False, False),
+    "mlp_class_name": ("GptNeoxMLP", "LLaMAMLP"),
+    "n_expert": (0, 0),
+    "norm_class_name": ("LayerNorm", "RMSNorm"),
+    "parallel_residual": (True, False),
+    "shared_attention_norm": (False, False),
+    "rotary_percentage": (0.25, 1),
+    "rope_condense_ratio": (1, 1),
+    "asr_adapter": ("llamamlp", "llamamlp"),
+    "post_adapter": (False, False),
+}
+
+
+def _refuse_unimplemented(raw: dict, text_vocab: int, path: Path) -> None:
+    """Raise, naming the key and its value, for any litgpt setting the model does not build."""
+    expected = dict(IMPLEMENTED_LIT_SETTINGS)
+    # Two defaults litgpt derives from other keys.
+    expected["add_qkv_bias"] = (raw.get("bias", True), True)
+    vocab, multiple = int(raw.get("vocab_size", 50_254)), int(raw.get("padding_multiple", 512))
+    expected["padded_vocab_size"] = (-(-vocab // multiple) * multiple,
+                                     text_vocab + TEXT_SPECIALS + AUDIO_LAYERS * AUDIO_STRIDE)
+    for key, (default, implemented) in expected.items():
+        value = raw.get(key, default)
+        if value == implemented:
+            continue
+        given = f"{key} = {value!r}" if key in raw else \
+            f"{key} is not set, and litgpt's default {value!r}"
+        raise OmniConfigError(f"{path}: {given} is not supported (the Mini-Omni layout needs "
+                              f"{implemented!r})")
+    # litgpt's RMSNorm adds 1 to its weight when the model's name says Gemma.
+    name = str(raw.get("name") or (raw.get("hf_config") or {}).get("name", ""))
+    if "Gemma" in name:
+        raise OmniConfigError(f"{path}: name = {name!r} is not supported (litgpt gives a Gemma "
+                              "model's RMSNorm a unit offset, which this model does not add)")
+
+
 @dataclass(frozen=True)
 class OmniConfig:
     n_layer: int = 24
@@ -102,20 +145,7 @@ class OmniConfig:
             text_vocab = int(raw["text_vocab_size"]) - TEXT_SPECIALS
         except (KeyError, TypeError, ValueError):
             raise OmniConfigError(f"{path}: missing setting text_vocab_size") from None
-        required = {
-            "padded_vocab_size": text_vocab + TEXT_SPECIALS + AUDIO_LAYERS * AUDIO_STRIDE,
-            "audio_vocab_size": AUDIO_STRIDE, "add_qkv_bias": True, "bias": False,
-            "mlp_class_name": "LLaMAMLP", "norm_class_name": "RMSNorm",
-            "parallel_residual": False, "rotary_percentage": 1, "post_adapter": False,
-        }
-        for key, expected in required.items():
-            if key in raw and raw[key] != expected:
-                raise OmniConfigError(
-                    f"{path}: {key} = {raw[key]!r} is not supported (the Mini-Omni layout "
-                    f"needs {expected!r})"
-                )
-        if raw.get("asr_adapter", "llamamlp") != "llamamlp":
-            raise OmniConfigError(f"{path}: asr_adapter {raw['asr_adapter']!r} is not supported")
+        _refuse_unimplemented(raw, text_vocab, path)
         try:
             n_head = int(raw["n_head"])
             return cls(

@@ -1,7 +1,7 @@
 """Text-instructed delayed parallel decoding, one step at a time.
 
 Each step runs the talker on 8 ids per batch row and samples a text token and 7 audio tokens
-(audio layer L lags the text by L + 1 steps; see `layout.frame_at_step`). Three plans share one
+(audio layer L lags the text by L + 1 steps; see `layout.audio_delay`). Three plans share one
 loop, differing only in which batch row's logits are sampled:
 
 - text only (A1->T2, ASR, T1->T2): text from row 0; every audio stream is fed pad_a; stops at eot.
@@ -11,8 +11,9 @@ loop, differing only in which batch row's logits are sampled:
   speech follows the better text of the text-only branch.
 
 Speech stops when audio layer 6 emits end-of-audio (the last layer to finish); after the text's
-eot every later text token is pad_t. Only the head slices that are sampled are computed, and the
-text slice not at all once the text has ended.
+eot every later text token is pad_t. As in the reference, end-of-audio stops the answer only
+from the first decode step on: the prefill step's audio is kept whatever it is. Only the head
+slices that are sampled are computed, and the text slice not at all once the text has ended.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from omnitalk.omni.layout import AUDIO_LAYERS, EOA, PAD_A, STREAMS, TEXT_STREAM, Prompt
+from omnitalk.omni.layout import (
+    AUDIO_LAYERS,
+    EOA,
+    PAD_A,
+    STREAMS,
+    TEXT_STREAM,
+    Prompt,
+    frame_at_step,
+)
 from omnitalk.omni.settings import DecodingOptions, Sampling
 
 
@@ -176,8 +185,10 @@ def decode(
         if cancel is not None and cancel.is_set():
             return
         text, audio = _pick(model, hidden, plan, text_ended, options, generator)
-        if audio is not None and int(audio[-1]) == EOA:
-            return  # the last layer has finished: every frame is complete
+        # Layer 6's end-of-audio: every frame is complete. As in the reference, the prefill
+        # step's audio is not checked.
+        if audio is not None and index > 0 and int(audio[-1]) == EOA:
+            return
         if audio is None and text == vocab.eot:
             return
         yield Step(index, None if text_ended else text,
@@ -196,7 +207,7 @@ def decode(
 class FrameAssembler:
     """Per-step audio tokens (layer L lagging by L + 1 steps) -> whole 7-token frames.
 
-    Frame k is complete at step k + 7, when layer 6 emits its token.
+    Frame k is complete at step k + `layout.FRAME_DELAY` (7), when layer 6 emits its token.
     """
 
     def __init__(self) -> None:
@@ -209,9 +220,10 @@ class FrameAssembler:
     def push(self, tokens: np.ndarray) -> np.ndarray | None:
         """Take one step's 7 tokens; return the frame this step completed, if any."""
         for layer in range(AUDIO_LAYERS):
-            frame = self._step - layer - 1
-            if frame >= 0:
+            frame = frame_at_step(layer, self._step)
+            if frame is not None:
                 self._open.setdefault(frame, np.empty(AUDIO_LAYERS, np.int64))[layer] = \
                     tokens[layer]
+        completed = frame_at_step(AUDIO_LAYERS - 1, self._step)
         self._step += 1
-        return self._open.pop(self._step - 1 - AUDIO_LAYERS, None)
+        return None if completed is None else self._open.pop(completed)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from omnitalk.codec.snac import StreamingSnacDecoder, load_snac
+from omnitalk.codec.snac_frames import SNAC_CODES
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import CheckpointError, load_checkpoint
 from omnitalk.omni.decoding import (
@@ -214,7 +215,7 @@ class OmniInference:
             frame = frames.push(step.audio)
             if frame is None:
                 continue
-            if (frame >= lo.SNAC_CODES).any():
+            if (frame >= SNAC_CODES).any():
                 dropped += 1
                 continue
             spoken.append(frame)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from omnitalk.codec.snac_frames import CODES_PER_FRAME, SNAC_CODES
+
 AUDIO_STRIDE = 4_160  # each audio layer: 4096 SNAC codes + 64 audio special slots
-AUDIO_LAYERS = 7
+AUDIO_LAYERS = CODES_PER_FRAME  # one stream per code of a SNAC frame
 STREAMS = AUDIO_LAYERS + 1
 TEXT_STREAM = AUDIO_LAYERS
-SNAC_CODES = 4_096
 TEXT_SPECIALS = 64  # text special slots after the backbone's own vocabulary
 
 # Audio-stream special tokens (local ids within a layer; shift with `Vocab.audio_id`).
@@ -173,23 +174,31 @@ def image_speech_batch_prompt(frames: int, vocab: Vocab = MINI_OMNI) -> tuple[Pr
 # ------------------------------------------------------------------- the delay pattern
 
 
-def frame_at_step(layer: int, step: int) -> int | None:
-    """Which SNAC frame audio layer `layer` emits at generation step `step` (None: not yet).
+def audio_delay(layer: int) -> int:
+    """The delay rule: audio layer `layer` carries SNAC frame k at generation step
+    k + audio_delay(layer), while the text emits its token s at step s."""
+    return layer + 1
 
-    Text emits token `step` at step `step`; layer L lags the text by L + 1 steps.
-    """
-    frame = step - layer - 1
+
+# Frame k is whole at step k + FRAME_DELAY, when the last audio layer carries it.
+FRAME_DELAY = audio_delay(AUDIO_LAYERS - 1)
+
+
+def frame_at_step(layer: int, step: int) -> int | None:
+    """Which SNAC frame audio layer `layer` emits at generation step `step` (None: not yet)."""
+    frame = step - audio_delay(layer)
     return frame if frame >= 0 else None
 
 
 def frames_from_streams(layers: list[list[int]]) -> np.ndarray:
     """Per-layer local ids as generated (delay included) to complete 7-token frames [n, 7].
 
-    Drops each layer's first L + 1 tokens (emitted before it started) and keeps only frames
-    that every layer has reached.
+    Drops each layer's first tokens, emitted before it started, and keeps only frames that
+    every layer has reached.
     """
     if len(layers) != AUDIO_LAYERS:
         raise ValueError(f"expected {AUDIO_LAYERS} audio layers, got {len(layers)}")
-    aligned = [layer[index + 1:] for index, layer in enumerate(layers)]
-    count = min(len(layer) for layer in aligned)
-    return np.array([layer[:count] for layer in aligned], dtype=np.int64).reshape(7, count).T
+    aligned = [tokens[audio_delay(layer):] for layer, tokens in enumerate(layers)]
+    count = min(len(tokens) for tokens in aligned)
+    return np.array([tokens[:count] for tokens in aligned],
+                    dtype=np.int64).reshape(AUDIO_LAYERS, count).T

@@ -2,8 +2,9 @@
 
 The answer is laid out exactly as `decoding.decode` reads it back, step by step:
 - text: the answer tokens, eot, then pad_t;
-- audio layer L: pad_a for L + 1 steps, then frame k's code at step k + L + 1, then eoa
-  (layer 6's eoa is the step where decoding stops, so it is part of the answer), then pad_a.
+- audio layer L: pad_a until frame 0's step, then frame k's code at step k + L + 1
+  (`layout.audio_delay`), then eoa (layer 6's eoa is the step where decoding stops, so it is
+  part of the answer), then pad_a.
 A text-only answer has pad_a in every audio row. The model reads the answer shifted by one:
 the logits at prompt position P - 1 + s are trained to emit step s.
 """
@@ -20,11 +21,13 @@ from omnitalk.omni.layout import (
     AUDIO_LAYERS,
     AUDIO_STRIDE,
     EOA,
+    FRAME_DELAY,
     MINI_OMNI,
     PAD_A,
     TEXT_STREAM,
     Prompt,
     Vocab,
+    audio_delay,
 )
 
 IGNORE = -100
@@ -37,10 +40,10 @@ def answer_rows(text: list[int], frames: np.ndarray | None = None, steps: int | 
     S is the longer of the text (with eot) and the audio (with the delay and eoa), or `steps`
     when given (longer answers are padded; a shorter `steps` is refused).
     """
-    frames = None if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1, 7)
     needed = len(text) + 1
     if frames is not None:
-        needed = max(needed, len(frames) + AUDIO_LAYERS + 1)
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1, AUDIO_LAYERS)
+        needed = max(needed, len(frames) + FRAME_DELAY + 1)  # + 1: the last layer's eoa
     steps = needed if steps is None else steps
     if steps < needed:
         raise ValueError(f"this answer needs {needed} steps, got {steps}")
@@ -50,7 +53,7 @@ def answer_rows(text: list[int], frames: np.ndarray | None = None, steps: int | 
     for layer in range(AUDIO_LAYERS):
         local = np.full(steps, PAD_A, np.int64)
         if frames is not None:
-            start = layer + 1
+            start = audio_delay(layer)
             local[start:start + len(frames)] = frames[:, layer]
             local[start + len(frames)] = EOA
         rows[layer] = vocab.audio_id(local, layer)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import jiwer
 import torch
 
-from omnitalk.text.wer import normalise_for_wer
 from omnitalk.omni import layout as lo
 from omnitalk.omni.decoding import TEXT_ONLY, decode
 from omnitalk.omni.settings import DecodingOptions
 from omnitalk.omni.targets import stream_losses
+from omnitalk.text.wer import normalise_for_wer
 from omnitalk.train.collate import TaskExample, collate
 from omnitalk.train.data import Exchange
 
