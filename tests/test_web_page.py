@@ -80,11 +80,14 @@ def test_the_page_hears_a_spoken_question_and_plays_the_spoken_reply(
 
             user = page.locator("#transcript .bubble.user:not(.partial)").first
             expect(user).to_contain_text("France", ignore_case=True, timeout=REPLY_TIMEOUT_MS)
-            # The reply is over once reply_done has come and the speaker has gone quiet.
+            # The reply is over once reply_done has come and the speaker has played and gone
+            # quiet. (Under load reply_done can come before the playback worklet has started
+            # on the queued audio, and the page shows "listening" for that moment.)
             page.wait_for_function(
                 """() => {
-                    const turn = window.omnitalkStats.turns[0];
-                    return turn.serverToFirstAudioMs !== null
+                    const stats = window.omnitalkStats;
+                    return stats.turns[0].serverToFirstAudioMs !== null
+                        && stats.playedSamples > 0
                         && document.body.dataset.state === "listening";
                 }""",
                 timeout=REPLY_TIMEOUT_MS,
