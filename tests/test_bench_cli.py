@@ -113,17 +113,21 @@ def test_a_narrow_benchmark_leaves_the_flags_it_lacks_to_the_config():
     assert config.llm.backend == "llama-cpp" and config.responder == "cascade"
 
 
-def test_eval_without_an_evaluation_prints_its_help_and_says_there_are_none(capsys):
+def test_eval_without_an_evaluation_prints_its_help_and_names_them(capsys):
     assert main(["eval"]) == 2
     err = capsys.readouterr().err
     assert "usage: omnitalk eval" in err
-    assert "omnitalk eval: there are no evaluations yet" in err
+    assert "omnitalk eval: name an evaluation (duplex)" in err
 
 
-def test_eval_help_says_it_has_no_evaluations_yet(capsys):
-    text = " ".join(help_text(capsys, ["eval"]).split())
-    assert "No evaluations yet" in text
+def test_eval_duplex_has_its_own_flags_and_refuses_bad_ones(capsys):
+    text = " ".join(help_text(capsys, ["eval", "duplex"]).split())
+    for flag in ("--episodes", "--sets", "--head", "--no-smart-turn", "--plot", "--json"):
+        assert flag in text
     assert re.search(r"^\s+eval\s+measure quality", help_text(capsys, []), re.MULTILINE)
+    assert main(["eval", "duplex", "--sets", "seen,elsewhere"]) == 2
+    assert "--sets a list of seen, unseen and real" in capsys.readouterr().err
+    assert main(["eval", "duplex", "--episodes", "3"]) == 2
 
 
 def test_the_machine_fingerprint_has_every_field_and_a_positive_calibration():

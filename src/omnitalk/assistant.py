@@ -1,7 +1,7 @@
 """The assistant: its configuration, and the engines loaded once from it, making sessions on demand.
 
 A TOML file (`--config assistant.toml`) mirrors `AssistantConfig`: `[llm] backend = "openai"`,
-`[session.turn] silence_ms = 400`.
+`[session.turn] silence_ms = 400`, `turn_policy = "model"`, `[turn_model] max_silence_ms = 1200`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from omnitalk.agent.events import Event
 from omnitalk.agent.responders.base import Responder
 from omnitalk.agent.responders.cascade import CascadeConfig
 from omnitalk.agent.session import Session, SessionConfig
+from omnitalk.agent.turn_policy import POLICIES, ModelPolicyConfig, TurnPolicy, load_policy
 from omnitalk.config_file import ConfigError, apply_settings, read_toml
 from omnitalk.engines import registry
 from omnitalk.engines.base import ASR, TTS, VAD, ASRConfig, LLMConfig, TTSConfig, VADConfig
@@ -37,6 +38,9 @@ class AssistantConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
     omni: OmniSettings = field(default_factory=OmniSettings)
+    # Who ends a turn: "vad" (silence_ms of silence) or "model" (the duplex state head).
+    turn_policy: str = "vad"
+    turn_model: ModelPolicyConfig = field(default_factory=ModelPolicyConfig)
 
 
 def load_config(path: str | Path | None = None) -> AssistantConfig:
@@ -46,6 +50,8 @@ def load_config(path: str | Path | None = None) -> AssistantConfig:
     apply_settings(config, read_toml(path), str(path))
     if config.responder not in responders.KINDS:
         raise ConfigError(f"{path}: responder must be one of {', '.join(responders.KINDS)}")
+    if config.turn_policy not in POLICIES:
+        raise ConfigError(f"{path}: turn_policy must be one of {', '.join(POLICIES)}")
     if config.session.segment_s < 2:
         raise ConfigError(f"{path}: session.segment_s must be at least 2 (seconds of a piece)")
     if config.llm.max_tokens >= config.llm.context_tokens:
@@ -62,6 +68,7 @@ class Assistant:
     responder: Responder
     voice: TTS  # speaks demo questions and warm-ups (and the replies, in the cascade)
     load_seconds: dict[str, float]
+    policy: TurnPolicy  # shared by every session: the state head is loaded once
     # One partial transcription at a time across sessions: finals keep the ASR's other worker.
     partial_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
 
@@ -81,6 +88,8 @@ class Assistant:
         tts = timed("tts", lambda: registry.create("tts", config.tts))
         responder = timed(config.responder,
                           lambda: responders.load(config.responder, config, tts))
+        policy = timed(f"turn_policy_{config.turn_policy}",
+                       lambda: load_policy(config.turn_policy, config.turn_model))
         if warm_up:
             start = time.perf_counter()
             responder.warm_up()
@@ -90,7 +99,7 @@ class Assistant:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(asr.transcribe, [hello, hello]))
             seconds["warm_up"] = round(time.perf_counter() - start, 2)
-        return cls(config, vad, asr, responder, tts, seconds)
+        return cls(config, vad, asr, responder, tts, seconds, policy)
 
     def new_session(self, on_event: Callable[[Event], None] | None = None,
                     name: str = "session") -> Session:
@@ -98,4 +107,4 @@ class Assistant:
         # Each session gets its own copy: a client may change its turn-taking settings.
         config = copy.deepcopy(self.config.session)
         return Session(self.vad.fork(), self.asr, self.responder, config, on_event=on_event,
-                       partial_slots=self.partial_slots, name=name)
+                       partial_slots=self.partial_slots, name=name, policy=self.policy)

@@ -59,6 +59,12 @@ def _engine_flags(parser: argparse.ArgumentParser, only: Collection[str] | None 
     turn.add_argument("--silence-ms", type=int, help="silence that ends a turn (default 500)")
     turn.add_argument("--min-speech-ms", type=int, help="shortest speech that is a turn (250)")
     turn.add_argument("--vad-threshold", type=float, help="Silero speech probability (0.5)")
+    turn.add_argument("--turn-policy", choices=["vad", "model"],
+                      help="who ends a turn: silence (vad, default) or the duplex state head "
+                      "(model: answers complete sentences at once, waits through unfinished "
+                      "ones, ignores backchannels over a reply, obeys 'stop')")
+    turn.add_argument("--state-head", help="a state head file for --turn-policy model "
+                      "(default: the packaged one)")
 
 
 def _config_from(args: argparse.Namespace):
@@ -76,6 +82,8 @@ def _config_from(args: argparse.Namespace):
         (config.session.turn, "silence_ms", args.silence_ms),
         (config.session.turn, "min_speech_ms", args.min_speech_ms),
         (config.session.turn, "threshold", args.vad_threshold),
+        (config, "turn_policy", args.turn_policy),
+        (config.turn_model, "head", args.state_head),
         (config, "responder", args.responder or ("omni" if args.checkpoint else None)),
         (config.omni.paths, "checkpoint", args.checkpoint),
         (config.omni.paths, "whisper", args.whisper),
@@ -268,6 +276,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from omnitalk.train.config import check, load_train_config
     from omnitalk.train.run import train_stage
 
+    if args.config == "state-head":
+        return _train_state_head(args)
     config = load_train_config(args.config)
     for name in ("out_dir", "data", "init", "backbone", "steps", "precision"):
         value = getattr(args, name)
@@ -378,10 +388,57 @@ def cmd_bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_state_head(args: argparse.Namespace) -> int:
+    from omnitalk.train.run import train_state_head_with_progress
+    from omnitalk.train.state_head import StateHeadConfig
+
+    config = StateHeadConfig()
+    for name in ("out_dir", "backbone", "steps", "episodes", "seed"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, str(value) if isinstance(value, Path) else value)
+    if config.steps < 1 or config.episodes < 0:
+        print("omnitalk train state-head: --steps must be at least 1 and --episodes at least 0",
+              file=sys.stderr)
+        return 2
+    train_state_head_with_progress(config)
+    return 0
+
+
 def cmd_eval(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     parser.print_help(sys.stderr)
-    print("omnitalk eval: there are no evaluations yet", file=sys.stderr)
+    print("omnitalk eval: name an evaluation (duplex)", file=sys.stderr)
     return 2
+
+
+def cmd_eval_duplex(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from omnitalk.bench.report import print_json, print_report
+    from omnitalk.eval.duplex import DuplexEvalConfig, run, tables
+
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if args.episodes < 8 or set(sets) - {"seen", "unseen", "real"} or not sets:
+        print("omnitalk eval duplex: --episodes must be at least 8 and --sets a list of seen, "
+              "unseen and real", file=sys.stderr)
+        return 2
+    config = DuplexEvalConfig(episodes=args.episodes, head=args.head or "",
+                              smart_turn=not args.no_smart_turn, plot=str(args.plot or ""),
+                              sets=sets, **({"fixtures": str(args.fixtures)}
+                                            if args.fixtures else {}))
+    console = Console(stderr=True)
+    with console.status("evaluating...") as status:
+        results = run(config, lambda message: status.update(message))
+    for table in tables(results)[:-1]:
+        Console(width=max(160, Console().width)).print(table)
+    last = tables(results)[-1]
+    print_report(last, Console(width=max(160, Console().width)))
+    print(f"median per decision: transcription {results['asr_ms_median']:.0f} ms, state head "
+          f"{results['head_ms_median']:.0f} ms; smart turn: {results['smart_turn']}"
+          + (f"; plot {results['plot']}" if config.plot else ""))
+    if args.json:
+        print_json("eval duplex", results)
+    return 0
 
 
 def _add_bench(verbs: argparse._SubParsersAction) -> None:
@@ -472,11 +529,31 @@ def _add_bench(verbs: argparse._SubParsersAction) -> None:
 
 def _add_eval(verbs: argparse._SubParsersAction) -> None:
     evaluate = verbs.add_parser(
-        "eval", help="measure quality (no evaluations yet)",
+        "eval", help="measure quality: duplex turn-taking",
         description="Quality evaluations: what the models get right, where bench measures how "
-        "fast they run. No evaluations yet: duplex turn-taking, codec round trip and talker "
-        "speech-text consistency are planned, each a sub-command.")
+        "fast they run. Codec round trip and talker speech-text consistency are planned.")
     evaluate.set_defaults(run=functools.partial(cmd_eval, evaluate))
+    kinds = evaluate.add_subparsers(title="evaluations", metavar="EVALUATION")
+    duplex = kinds.add_parser(
+        "duplex", help="turn-taking policies side by side (vad, model, Smart Turn)",
+        description="Replays held-out spoken episodes (finished and paused turns; "
+        "backchannels, coughs, noise, interruptions and stop commands over a reply) and the "
+        "real recordings through each turn policy, on the same VAD and transcripts, and "
+        "reports Acc@K, endpoint delay, premature ends, false barge-ins and stop recall "
+        "(docs/duplex.md).")
+    duplex.add_argument("--episodes", type=int, default=96,
+                        help="simulated episodes per voice set (default 96)")
+    duplex.add_argument("--sets", default="seen,unseen,real",
+                        help="seen (training voice families), unseen (Flite), real "
+                        "(recordings); default all")
+    duplex.add_argument("--head", type=Path, help="a state head file (default: the packaged)")
+    duplex.add_argument("--fixtures", type=Path,
+                        help="folder of real recordings (default ../shared/fixtures/speech)")
+    duplex.add_argument("--no-smart-turn", action="store_true",
+                        help="leave out the Smart Turn v3.2 peer")
+    duplex.add_argument("--plot", type=Path, help="PNG: endpoint delay vs premature ends")
+    duplex.add_argument("--json", action="store_true", help="one JSON object as the last line")
+    duplex.set_defaults(run=cmd_eval_duplex)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -541,10 +618,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser(
         "train", help="teach a causal LM to hear and speak, stage by stage",
         description="Run one stage of the recipe (docs/train.md): stage1-align, stage2-adapt, "
-        "stage3-speak, stage3-tiny, freeze-omni, or a TOML file. A stage that finds its "
+        "stage3-speak, stage3-tiny, freeze-omni, or a TOML file; `omnitalk train state-head` "
+        "trains the duplex turn-taking head (docs/duplex.md). A stage that finds its "
         "checkpoint in out_dir goes on from it. For several processes (GPUs, or CPU "
         "processes over gloo): torchrun --nproc_per_node N -m omnitalk.cli train CONFIG.")
-    train.add_argument("config", help="a shipped stage name or a TOML file")
+    train.add_argument("config", help="a shipped stage name, a TOML file, or state-head (the "
+                       "duplex turn-taking head: examples from spoken episodes, then training)")
     train.add_argument("--out-dir", type=Path, help="override out_dir")
     train.add_argument("--data", type=Path, help="override data (a dataset folder)")
     train.add_argument("--init", type=Path, help="start from this talker checkpoint")
@@ -552,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, help="override steps")
     train.add_argument("--precision", choices=["no", "bf16", "fp16"],
                        help="override precision")
+    train.add_argument("--episodes", type=int,
+                       help="state-head: spoken episodes to make examples from (default 400)")
+    train.add_argument("--seed", type=int, help="state-head: the seed of episodes and batches")
     train.set_defaults(run=cmd_train)
 
     export = verbs.add_parser(

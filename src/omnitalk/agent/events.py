@@ -79,3 +79,13 @@ class ReplyCancelled(Event):
 class ErrorEvent(Event):
     code: str  # "llm_error", "tts_error", "asr_error"
     message: str
+
+
+@dataclass(frozen=True)
+class TurnDecision(Event):
+    """The turn policy's judgement of a pause (the `model` policy only)."""
+
+    state: str  # "listen", "respond", "ignore" or "stop"
+    text: str  # the transcript it judged
+    assistant_speaking: bool
+    probabilities: dict[str, float] = field(default_factory=dict)

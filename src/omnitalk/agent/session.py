@@ -29,6 +29,7 @@ import numpy as np
 
 from omnitalk.agent import events as ev
 from omnitalk.agent.responders.base import Responder, UserTurn
+from omnitalk.agent.turn_policy import TurnPolicy, VadPolicy
 from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
 from omnitalk.engines.base import ASR, VAD, ChatMessage
@@ -112,6 +113,7 @@ class Session:
         on_event: Callable[[ev.Event], None] | None = None,
         partial_slots: threading.Semaphore | None = None,
         name: str = "session",
+        policy: TurnPolicy | None = None,
     ) -> None:
         if vad.sample_rate != self.sample_rate:
             raise ValueError(f"the VAD must run at {self.sample_rate} Hz")
@@ -132,7 +134,9 @@ class Session:
         # Partials are previews. Sessions that share an ASR engine share these slots, so that
         # under load a preview is skipped rather than delaying anyone's final transcript.
         self._partial_slots = partial_slots or threading.Semaphore(1)
-        self._detector = TurnDetector(self.config.turn, self._frame_seconds)
+        self.policy = policy or VadPolicy()
+        self._detector = TurnDetector(self.policy.turn_config(self.config.turn),
+                                      self._frame_seconds)
         self._chunker = FrameChunker(vad.frame_size)
         self.history: list[ChatMessage] = []
         # Replaces the responder's default system prompt for this session's replies.
@@ -163,12 +167,13 @@ class Session:
             self._partials: list[str] = []  # of the current piece
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
+            self._unannounced: ev.SpeechStarted | None = None  # see Signal.STARTED
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Change turn-taking and padding mid-conversation (takes effect at the next frame)."""
         with self._lock:
             self.config = config
-            self._detector.config = config.turn
+            self._detector.config = self.policy.turn_config(config.turn)
             pad_frames = max(1, round(config.speech_pad_ms / 1000 / self._frame_seconds))
             self._preroll = deque(self._preroll, maxlen=pad_frames)
 
@@ -228,8 +233,7 @@ class Session:
             if self._reply is not None and not self._reply.committed:
                 self._reply.cancel.set()
                 self._reply = None
-            self._detector.reset()
-            self._drop_turn_audio()
+            self._forget_speech()
             self._preroll.clear()
 
     def transcribe_turn(self, audio: np.ndarray) -> tuple[int, Future]:
@@ -321,20 +325,31 @@ class Session:
 
     def _on_signal(self, signal: Signal) -> None:
         now = self.audio_time
-        if signal is Signal.BARGE_IN and self._reply is not None and self._reply.committed:
+        playing = self._reply is not None and self._reply.committed
+        if signal is Signal.BARGE_IN and playing and not self.policy.judges_interruptions:
             self._cancel(self._reply, "barge-in")
         elif signal is Signal.STARTED:
             self._turn += 1
             self._partials = []
             self._last_partial_at = now
-            self._emit(ev.SpeechStarted(self._turn, now, self._detector.speech_start))
+            started = ev.SpeechStarted(self._turn, now, self._detector.speech_start)
+            if playing and self.policy.judges_interruptions:
+                # Clients stop playback on speech_started: say it only once the policy has
+                # judged the speech a turn, not a backchannel under the reply.
+                self._unannounced = started
+            else:
+                self._emit(started)
         elif signal is Signal.PAUSED:
-            self._start_reply()
+            if playing and self.policy.judges_interruptions:
+                self._judge_over_reply()
+            else:
+                self._start_reply()
         elif signal is Signal.RESUMED:
             if self._reply is not None and not self._reply.committed:
                 self._reply.cancel.set()
                 self._reply = None
         elif signal is Signal.ENDED:
+            self._announce_speech()
             self._emit(ev.SpeechStopped(self._turn, now, self._detector.speech_end))
             if self._reply is None or self._reply.committed:
                 self._start_reply()  # ended by the client (end_turn) while the user spoke
@@ -414,7 +429,8 @@ class Session:
 
     # ----------------------------------------------------------------------------- replies
 
-    def _start_reply(self) -> None:
+    def _start_reply(self, transcript: str | None = None) -> None:
+        """Prepare the answer to the turn so far; `transcript`: its words are known already."""
         if self._reply is not None:
             if self._reply.committed:  # the previous answer is still playing
                 self._cancel(self._reply, "barge-in")
@@ -427,7 +443,8 @@ class Session:
         prefix = self._stable_prefix()
         history = list(self.history)
         pieces = list(self._turn_pieces)
-        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix, pieces)
+        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix, pieces,
+                                        transcript)
         final.add_done_callback(lambda job: self._answer_when_heard(reply, audio, history, job))
 
     def _answer_when_heard(self, reply: _Reply, audio: np.ndarray, history: list[ChatMessage],
@@ -438,12 +455,13 @@ class Session:
             pass
 
     def _final_transcript(self, reply: _Reply, audio: np.ndarray, prefix: str,
-                          pieces: list[Future]) -> str | None:
+                          pieces: list[Future], known: str | None = None) -> str | None:
         if reply.cancel.is_set() and not reply.committed:
             return None  # speculation abandoned: the user went on speaking
         try:
             # The earlier pieces went to this same one-worker pool first: they are done.
-            text = _joined(*(p.result() for p in pieces), self.asr.transcribe(audio, prefix=prefix))
+            text = known if known is not None else _joined(
+                *(p.result() for p in pieces), self.asr.transcribe(audio, prefix=prefix))
         except Exception as error:
             with self._lock:
                 message = f"transcription failed: {error}"
@@ -463,7 +481,78 @@ class Session:
                 self._emit(event)
                 if reply is not self._reply and text:
                     self.history.append(ChatMessage("user", text))
+            speculative = not reply.committed and reply is self._reply
+        if speculative:
+            self._decide_at_pause(reply, text)
         return text
+
+    # ------------------------------------------------------------------- the policy's turns
+
+    def _decide_at_pause(self, reply: _Reply, text: str) -> None:
+        """Ask the policy about a pause whose speculative reply is being prepared."""
+        decision = self.policy.decide(text, False)
+        if decision is None:
+            return  # the silence timer decides
+        with self._lock:
+            if reply is not self._reply or reply.committed or self._detector.in_speech:
+                return  # the user went on, or the timer was quicker: stale
+            self._emit(ev.TurnDecision(reply.turn, self.audio_time, decision.state.name.lower(),
+                                       text, False, decision.probabilities))
+            state = decision.state.name
+            if state == "RESPOND":
+                self._detector.end()
+                self._on_signal(Signal.ENDED)
+            elif state in ("IGNORE", "STOP"):  # a sound, or a command with nothing to stop
+                reply.cancel.set()
+                self._reply = None
+                self._forget_speech()
+
+    def _judge_over_reply(self) -> None:
+        """The user paused while a reply plays: is it a backchannel, a stop, a new turn?"""
+        turn, playing = self._turn, self._reply
+        audio = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
+        try:
+            self._final_pool.submit(self._judge, turn, playing, audio)
+        except RuntimeError:  # the session is closing
+            pass
+
+    def _judge(self, turn: int, playing: _Reply, audio: np.ndarray) -> None:
+        try:
+            text = self.asr.transcribe(audio)
+        except Exception as error:  # the reply keeps playing; the next pause asks again
+            self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
+            return
+        decision = self.policy.decide(text, True)
+        with self._lock:
+            if turn != self._turn or self._reply is not playing or self._detector.in_speech:
+                return  # the user went on speaking, or the reply ended meanwhile
+            self._emit(ev.TurnDecision(turn, self.audio_time, decision.state.name.lower(),
+                                       text, True, decision.probabilities))
+            state = decision.state.name
+            if state == "RESPOND":  # a real interruption: stop, and answer it
+                self._cancel(playing, "interrupted")
+                self._detector.end()
+                self._announce_speech()
+                self._emit(ev.SpeechStopped(turn, self.audio_time, self._detector.speech_end))
+                self._start_reply(transcript=text)
+                self._commit(self._reply)
+                self._drop_turn_audio()
+            elif state == "STOP":  # a stop command: stop, and start nothing
+                self._cancel(playing, "stop")
+                self._forget_speech()
+            elif state == "IGNORE":  # a backchannel or a noise: the reply plays on
+                self._forget_speech()
+
+    def _announce_speech(self) -> None:
+        if self._unannounced is not None:
+            self._emit(self._unannounced)
+            self._unannounced = None
+
+    def _forget_speech(self) -> None:
+        """The user's sound was no turn: drop it, and listen afresh."""
+        self._unannounced = None
+        self._detector.reset()
+        self._drop_turn_audio()
 
     def _transcribe_explicit(self, turn: int, audio: np.ndarray) -> str | None:
         try:

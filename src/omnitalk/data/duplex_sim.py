@@ -4,7 +4,11 @@
   right when the user stops; the pause before the next user turn is drawn from a normal
   distribution; the user channel gets background noise at an SNR drawn from the configured
   range (noise files, or generated white, pink or brown noise). Written as a stereo WAV at
-  SNAC's 24 kHz, a timeline, and the flattened token stream of `omnitalk.duplex.flatten`.
+  SNAC's 24 kHz, a timeline, and token streams: OmniFlatten's 3- and 2-stream flattenings
+  (`omnitalk.duplex.flatten`) and SyncLLM's interleave (`omnitalk.duplex.interleave`). SyncLLM
+  wants one codebook: its units are the SNAC frames' coarse codes (layer 0, one per 85.3 ms
+  frame; SILENT while the assistant is silent), 2 frames (171 ms) per chunk, the nearest to
+  SyncLLM's 160 ms (1 frame is 85 ms, 3 are 256 ms, past the 240 ms it was tried at).
 - `interruption`: the assistant speaking, and in the user channel noise with either the
   command ("stop omni", every other sample) or other speech at a random moment; one label per
   SNAC frame of the user channel: 1 (interrupt) from the frame where the command ends, else 0.
@@ -25,13 +29,14 @@ import numpy as np
 
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.resample import resample
-from omnitalk.codec.snac_frames import SAMPLE_RATE, SAMPLES_PER_FRAME
+from omnitalk.codec.snac_frames import SAMPLE_RATE, SAMPLES_PER_FRAME, SNAC_CODES
 from omnitalk.data.files import write_bytes, write_wav
 from omnitalk.data.items import Item
 from omnitalk.data.synthesise import speak
 from omnitalk.data.tokenise import snac_frames
 from omnitalk.data.workshop import Workshop
 from omnitalk.duplex.flatten import SILENT, FlatLayout, flatten, place_text
+from omnitalk.duplex.interleave import InterleaveLayout, interleave
 from omnitalk.engines.tts_piper import VoiceStyle
 
 LEAD_S = 0.5  # silence before the first turn and after the last
@@ -118,14 +123,21 @@ def dialogue(item: Item, shop: Workshop) -> dict:
     chunks = len(user_frames) // layout.speech_chunk_frames
     text = place_text(text_turns, chunks, layout)
     flat = flatten(user_frames, assistant_frames, text, layout)
+    speech_only = FlatLayout(text_vocab=layout.text_vocab, streams=2)
+    flat_2stream = flatten(user_frames, assistant_frames, None, speech_only)
+    # SyncLLM's units are one codebook: SNAC's coarse layer 0, 2 frames (171 ms) per chunk.
+    sync = InterleaveLayout(unit_vocab=SNAC_CODES, chunk_units=2)
+    interleaved = interleave(assistant_frames[:, 0], user_frames[:, 0], sync)
     buffer = io.BytesIO()
     np.savez(buffer, user_frames=user_frames, assistant_frames=assistant_frames, text=text,
-             flat=flat)
+             flat=flat, flat_2stream=flat_2stream, interleaved=interleaved)
     write_bytes(shop.root / f"{stem}.tokens.npz", buffer.getvalue())
     return {"id": item.id, "audio": f"{stem}.wav", "tokens": f"{stem}.tokens.npz",
             "seconds": round(total / SAMPLE_RATE, 3), "segments": segments,
             "snr_db": round(snr, 2), "noise": noise_name, "chunks": int(chunks),
-            "text_vocab": layout.text_vocab, "flat_length": int(flat.size)}
+            "text_vocab": layout.text_vocab, "flat_length": int(flat.size),
+            "flat_2stream_length": int(flat_2stream.size),
+            "interleaved_length": int(interleaved.size)}
 
 
 _JOB = "~interrupt"

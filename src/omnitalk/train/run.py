@@ -53,3 +53,41 @@ def train_stage(config: TrainConfig, console: Console | None = None) -> TrainRep
                   f"{report.tokens_per_second:.0f} positions/s; talker in {report.final}, "
                   f"loss plot {config.out_dir}/loss.png")
     return report
+
+
+def train_state_head_with_progress(config, console: Console | None = None) -> TrainReport:
+    """`omnitalk train state-head`: examples, then steps, with progress, then a table."""
+    from omnitalk.train.state_head import build_examples, chance, class_counts, train_state_head
+
+    console = console or Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[loss]}"))
+    with Progress(*columns, console=console) as progress:
+        making = progress.add_task("making examples", total=None, loss="")
+        training = progress.add_task(config.name, total=config.steps, loss="", visible=False)
+
+        def on_progress(message: str) -> None:
+            progress.update(making, loss=message)
+
+        def on_step(step, steps, row, evaluation) -> None:
+            progress.update(making, visible=False)
+            shown = f"loss {row['loss']:.3f}"
+            if evaluation is not None:
+                shown += f", held-out accuracy {evaluation['accuracy']:.1%}"
+            progress.update(training, visible=True, completed=step, loss=shown)
+
+        report = train_state_head(config, on_step, on_progress)
+    rows = build_examples(config)
+    table = Table(title=f"{config.name}: held-out evaluations "
+                        f"(chance: {chance(rows):.1%}, always the commonest label)")
+    states = sorted({k for e in report.evaluations for k in e if k.startswith("accuracy_")})
+    for name in ("step", "loss", "accuracy", *(s.removeprefix("accuracy_") for s in states)):
+        table.add_column(name, justify="right")
+    for e in report.evaluations:
+        table.add_row(str(e["step"]), f"{e['loss']:.3f}", f"{e['accuracy']:.1%}",
+                      *(f"{e.get(s, float('nan')):.1%}" for s in states))
+    console.print(table)
+    console.print(f"examples per split and label: {class_counts(rows)}")
+    console.print(f"{report.trainable_parameters} trainable parameters; head in {report.final}, "
+                  f"loss plot {config.out_dir}/loss.png")
+    return report

@@ -151,7 +151,7 @@ class Trainer:
                              held_out_examples=len(held_examples),
                              trainable_parameters=sum(p.numel() for p in parameters),
                              processes=accelerator.num_processes)
-        start = self._resume(accelerator, report)
+        start = resume_state(accelerator, self.out, report)
         tokens, started = 0, time.perf_counter()
         for step in range(start + 1, config.steps + 1):
             row = {"step": step, "lr": schedule.get_last_lr()[0]}
@@ -196,7 +196,7 @@ class Trainer:
                                       config.batch_size)
                 report.evaluations.append(asdict(evaluation))
             if step % config.save_every == 0 or step == config.steps:
-                self._save_state(accelerator, report, step)
+                save_state(accelerator, self.out, report, step)
             self.on_step(step, config.steps, row, evaluation)
         report.tokens_per_second = (tokens * accelerator.num_processes
                                     / max(time.perf_counter() - started, 1e-9))
@@ -208,33 +208,36 @@ class Trainer:
             write_json(self.out / "report.json", asdict(report))
         return report
 
-    def _resume(self, accelerator, report: TrainReport) -> int:
-        for name in (CHECKPOINT, f"{CHECKPOINT}.old"):  # .old: killed mid-swap
-            folder = self.out / name
-            if (folder / STATE).is_file():
-                accelerator.load_state(str(folder))
-                state = json.loads((folder / STATE).read_text())
-                report.history, report.evaluations = state["history"], state["evaluations"]
-                return int(state["step"])
-        return 0
+def resume_state(accelerator, out: Path, report: TrainReport) -> int:
+    """The step of the newest whole checkpoint in `out` (0: none), its state loaded."""
+    for name in (CHECKPOINT, f"{CHECKPOINT}.old"):  # .old: killed mid-swap
+        folder = out / name
+        if (folder / STATE).is_file():
+            accelerator.load_state(str(folder))
+            state = json.loads((folder / STATE).read_text())
+            report.history, report.evaluations = state["history"], state["evaluations"]
+            return int(state["step"])
+    return 0
 
-    def _save_state(self, accelerator, report: TrainReport, step: int) -> None:
-        fresh, current = self.out / f"{CHECKPOINT}.tmp", self.out / CHECKPOINT
-        old = self.out / f"{CHECKPOINT}.old"
-        if accelerator.is_main_process:
-            shutil.rmtree(fresh, ignore_errors=True)
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(fresh), safe_serialization=True)
-        accelerator.wait_for_everyone()
-        if not accelerator.is_main_process:
-            return
-        write_json(fresh / STATE, {"step": step, "history": report.history,
-                                   "evaluations": report.evaluations})
-        shutil.rmtree(old, ignore_errors=True)
-        if current.exists():
-            current.rename(old)
-        fresh.rename(current)
-        shutil.rmtree(old, ignore_errors=True)
+
+def save_state(accelerator, out: Path, report: TrainReport, step: int) -> None:
+    """The whole training state at `step`, swapped into `out/checkpoint` in one rename."""
+    fresh, current = out / f"{CHECKPOINT}.tmp", out / CHECKPOINT
+    old = out / f"{CHECKPOINT}.old"
+    if accelerator.is_main_process:
+        shutil.rmtree(fresh, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(fresh), safe_serialization=True)
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    write_json(fresh / STATE, {"step": step, "history": report.history,
+                               "evaluations": report.evaluations})
+    shutil.rmtree(old, ignore_errors=True)
+    if current.exists():
+        current.rename(old)
+    fresh.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def plot_losses(report: TrainReport, path: Path) -> None:
@@ -247,7 +250,7 @@ def plot_losses(report: TrainReport, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(8, 4.5))
     steps = np.array([row["step"] for row in report.history])
     streams = sorted({k for row in report.history for k in row
-                      if k == "text" or k.startswith("audio")})
+                      if k in ("text", "state") or k.startswith("audio")})
     window = max(1, len(steps) // 40)
     colours = plt.get_cmap("tab10")
     for number, name in enumerate(streams):
