@@ -64,7 +64,8 @@ def test_talk_answers_two_questions_in_a_row_with_speech_that_matches_its_text(
         assert wer(turn["reply_text"], heard) <= 0.35, (turn["reply_text"], heard)
         timings = turn["timings"]
         assert set(timings) == {
-            "end_of_speech_to_final_transcript", "to_first_llm_token", "to_first_audio", "total"
+            "end_of_speech_to_turn_end", "end_of_speech_to_final_transcript",
+            "to_first_llm_token", "to_first_audio", "total",
         }
         assert all(value is not None and value > 0 for value in timings.values())
 

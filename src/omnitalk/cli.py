@@ -424,6 +424,7 @@ def cmd_eval_duplex(args: argparse.Namespace) -> int:
         return 2
     config = DuplexEvalConfig(episodes=args.episodes, head=args.head or "",
                               smart_turn=not args.no_smart_turn, plot=str(args.plot or ""),
+                              cases=str(args.cases or ""),
                               sets=sets, **({"fixtures": str(args.fixtures)}
                                             if args.fixtures else {}))
     console = Console(stderr=True)
@@ -552,6 +553,8 @@ def _add_eval(verbs: argparse._SubParsersAction) -> None:
     duplex.add_argument("--no-smart-turn", action="store_true",
                         help="leave out the Smart Turn v3.2 peer")
     duplex.add_argument("--plot", type=Path, help="PNG: endpoint delay vs premature ends")
+    duplex.add_argument("--cases", type=Path,
+                        help="JSONL: every episode's transcripts and each policy's decisions")
     duplex.add_argument("--json", action="store_true", help="one JSON object as the last line")
     duplex.set_defaults(run=cmd_eval_duplex)
 
@@ -632,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=["no", "bf16", "fp16"],
                        help="override precision")
     train.add_argument("--episodes", type=int,
-                       help="state-head: spoken episodes to make examples from (default 400)")
+                       help="state-head: spoken episodes to make examples from (default 560)")
     train.add_argument("--seed", type=int, help="state-head: the seed of episodes and batches")
     train.set_defaults(run=cmd_train)
 

@@ -57,6 +57,7 @@ class TurnTimings:
     """Wall-clock milestones of one turn, in seconds from `time.perf_counter()`."""
 
     speech_end: float = 0.0
+    turn_ended: float | None = None  # the policy took the turn as over (silence or the head)
     final_transcript: float | None = None
     first_llm_token: float | None = None
     first_audio: float | None = None
@@ -67,6 +68,7 @@ class TurnTimings:
             return None if t is None else round((t - self.speech_end) * 1000, 1)
 
         return {
+            "end_of_speech_to_turn_end": since(self.turn_ended),
             "end_of_speech_to_final_transcript": since(self.final_transcript),
             "to_first_llm_token": since(self.first_llm_token),
             "to_first_audio": since(self.first_audio),
@@ -168,6 +170,7 @@ class Session:
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
             self._unannounced: ev.SpeechStarted | None = None  # see Signal.STARTED
+            self._dismissed = False  # the policy judged the open turn not worth an answer
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Change turn-taking and padding mid-conversation (takes effect at the next frame)."""
@@ -345,9 +348,12 @@ class Session:
             else:
                 self._start_reply()
         elif signal is Signal.RESUMED:
+            self._dismissed = False  # more speech: the next pause is judged afresh
             if self._reply is not None and not self._reply.committed:
                 self._reply.cancel.set()
                 self._reply = None
+        elif signal is Signal.ENDED and self._dismissed:
+            self._forget_speech()  # the policy found nothing to answer in the whole turn
         elif signal is Signal.ENDED:
             self._announce_speech()
             self._emit(ev.SpeechStopped(self._turn, now, self._detector.speech_end))
@@ -503,9 +509,11 @@ class Session:
                 self._detector.end()
                 self._on_signal(Signal.ENDED)
             elif state in ("IGNORE", "STOP"):  # a sound, or a command with nothing to stop
+                # No answer; the turn stays open, so that words the head misjudged are not
+                # lost if the user goes on. If they do not, the silence limit drops it.
                 reply.cancel.set()
                 self._reply = None
-                self._forget_speech()
+                self._dismissed = True
 
     def _judge_over_reply(self) -> None:
         """The user paused while a reply plays: is it a backchannel, a stop, a new turn?"""
@@ -551,6 +559,7 @@ class Session:
     def _forget_speech(self) -> None:
         """The user's sound was no turn: drop it, and listen afresh."""
         self._unannounced = None
+        self._dismissed = False
         self._detector.reset()
         self._drop_turn_audio()
 
@@ -604,6 +613,7 @@ class Session:
 
     def _commit(self, reply: _Reply) -> None:
         reply.committed = True
+        reply.timings.turn_ended = time.perf_counter()
         if any(isinstance(e, ev.ReplyAudio) for e in reply.held):
             reply.timings.first_audio = time.perf_counter()
         held, reply.held = reply.held, []

@@ -19,7 +19,9 @@ from omnitalk.bench.report import percentile_figures, percentile_table, print_js
 from omnitalk.engines.speak import speak
 from omnitalk.talk import Feeder, run_turns
 
-STAGES = ("end_of_speech_to_final_transcript", "to_first_llm_token", "to_first_audio", "total")
+# to_turn_end: the wait for the turn policy (silence_ms under vad); the rest is the answer.
+STAGES = ("end_of_speech_to_turn_end", "end_of_speech_to_final_transcript", "to_first_llm_token",
+          "to_first_audio", "total")
 
 
 def run(

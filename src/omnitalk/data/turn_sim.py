@@ -95,12 +95,17 @@ def held_out(text: str, share: float = 0.2) -> bool:
 
 
 def complete_utterances() -> list[str]:
-    """The factory's sample questions (every user turn) and some statements."""
+    """Finished things a user says: the factory's sample questions (every user turn), and as
+    statements, some written here and every 4-20 word sentence of the sample's answers."""
     from omnitalk.data.sample import sample_conversations
 
-    texts = [m["content"] for c in sample_conversations() for m in c["messages"]
-             if m["role"] == "user"]
-    return list(dict.fromkeys(t.strip() for t in texts + STATEMENTS if t.strip()))
+    messages = [m for c in sample_conversations() for m in c["messages"]]
+    questions = [m["content"] for m in messages if m["role"] == "user"]
+    sentences = [s.strip() for m in messages if m["role"] == "assistant"
+                 for s in re.split(r"(?<=[.!?])\s+", m["content"])]
+    statements = STATEMENTS + [s for s in sentences if 4 <= len(s.split()) <= 20
+                               and s.endswith((".", "!"))]
+    return list(dict.fromkeys(t.strip() for t in questions + statements if t.strip()))
 
 
 def open_cut(text: str, rng: random.Random) -> tuple[str, str] | None:

@@ -110,7 +110,7 @@ class TextReader:
         return cls(lm, tokenizer, backbone)
 
     def _ids(self, text: str) -> list[int]:
-        return self.tokenizer.encode(self.prompt.prefix + text.strip(),
+        return self.tokenizer.encode(self.prompt.prefix + words_only(text),
                                      add_special_tokens=False).ids
 
     @torch.inference_mode()
@@ -142,6 +142,13 @@ class TextReader:
         log_p = torch.log_softmax(out.logits[:, -1].float(), -1)[:, self.backbone.end_token_id]
         for text, h, p in zip(texts, hidden, log_p, strict=True):
             self._cache[text] = (h.clone(), float(p))
+
+
+def words_only(transcript: str) -> str:
+    """The transcript without its closing punctuation: Whisper ends most pieces of speech with
+    "." or "?" whether or not the speaker has finished ("What is the tallest mountain in?"),
+    so the head must judge by the words."""
+    return transcript.strip().rstrip(".?!,;:…- ")
 
 
 @dataclass(frozen=True)

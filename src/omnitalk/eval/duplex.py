@@ -17,6 +17,7 @@ Metrics (`../shared/specs/duplex.md` section 7; Δ = 160 ms, the decision chunk)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from omnitalk.duplex.state_head import State, decide_state
 DELTA_S = 0.16
 KS = (1, 5, 10, 25)
 LIMIT_S = 1.5
+EXTRA_TAIL = 24000  # 1.5 s of silence appended to every simulated episode
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "speech"
 
 
@@ -48,6 +50,7 @@ class DuplexEvalConfig:
     fixtures: str = str(FIXTURES)
     smart_turn: bool = True
     plot: str = ""  # a PNG of endpoint delay against premature-end rate
+    cases: str = ""  # a JSONL file: every episode, its transcripts and each policy's decisions
     sets: list = field(default_factory=lambda: ["seen", "unseen", "real"])
 
 
@@ -73,9 +76,12 @@ def simulated_cases(voices: list[str], count: int, seed: int, vad, asr,
     cases = []
     for number, episode in enumerate(episodes(texts, voices, count, seed)):
         progress(f"hearing episode {number + 1}/{count} ({episode.voice})")
+        # Longer silence after the episode than training needs: Smart Turn's fallback comes
+        # after 3 s, and whether a policy answers a stop command must be seen.
+        audio = np.concatenate([episode.audio, np.zeros(EXTRA_TAIL, np.float32)])
         cases.append(Case(episode.id, episode.kind, episode.assistant_speaking,
                           episode.speech_start, episode.speech_end, episode.pause,
-                          episode.audio, listen(episode.audio, vad, asr)))
+                          audio, listen(audio, vad, asr)))
     return cases
 
 
@@ -280,12 +286,23 @@ def run(config: DuplexEvalConfig, progress: Callable[[str], None]) -> dict:
         sets["real recordings"] = real_cases(Path(config.fixtures), vad, asr, progress)
     asr_ms = [1000 * p.asr_s for cases in sets.values() for c in cases for p in c.heard.pauses]
     results: dict = {"sets": {}, "smart_turn": smart_turn_note or "available"}
+    records = []
     for set_name, cases in sets.items():
         progress(f"replaying {set_name}")
-        results["sets"][set_name] = {
-            name: metrics(cases, [replay(c) for c in cases])
-            for name, replay in policies(judge, smart_turn).items()}
+        by_policy = {name: [replay(c) for c in cases]
+                     for name, replay in policies(judge, smart_turn).items()}
+        results["sets"][set_name] = {name: metrics(cases, outcomes)
+                                     for name, outcomes in by_policy.items()}
         results["sets"][set_name]["_cases"] = len(cases)
+        records += [{"set": set_name, "id": c.id, "kind": c.kind, "speaking": c.speaking,
+                     "speech_end": round(c.speech_end, 3),
+                     "pauses": [(round(p.time, 3), p.text) for p in c.heard.pauses],
+                     "decisions": {name: outcomes[i].decisions
+                                   for name, outcomes in by_policy.items()}}
+                    for i, c in enumerate(cases)]
+    if config.cases:
+        Path(config.cases).parent.mkdir(parents=True, exist_ok=True)
+        Path(config.cases).write_text("".join(json.dumps(r) + "\n" for r in records))
     results["asr_ms_median"] = float(np.median(asr_ms)) if asr_ms else None
     results["head_ms_median"] = judge.head_ms()
     if config.plot:

@@ -382,6 +382,11 @@ class RealtimeProtocol:
             await self._response_finished("completed", event.text)
         elif isinstance(event, ev.ReplyCancelled):
             await self._response_cancelled(event)
+        elif isinstance(event, ev.TurnDecision):
+            # Not in OpenAI's protocol: a namespaced event its clients pass over.
+            await self._emit("omnitalk.turn.decision", state=event.state,
+                             transcript=event.text, assistant_speaking=event.assistant_speaking,
+                             probabilities=event.probabilities)
         elif isinstance(event, ev.ErrorEvent):
             await self._emit("error", error={
                 "type": "server_error", "code": event.code, "message": event.message,

@@ -49,6 +49,7 @@ _EVENT_NAMES = {
     ev.ReplyDone: "reply_done",
     ev.ReplyCancelled: "reply_cancelled",
     ev.ErrorEvent: "error",
+    ev.TurnDecision: "turn_decision",
 }
 
 

@@ -42,7 +42,7 @@ class StateHeadConfig:
     name: str = "state-head"
     out_dir: str = "out/train/state-head"
     backbone: str = ""  # "" : the packaged SmolLM2-135M (frozen)
-    episodes: int = 400  # spoken episodes (training and held-out texts together)
+    episodes: int = 560  # spoken episodes (training and held-out texts together)
     text_examples: bool = True
     steps: int = 600
     batch_size: int = 64
@@ -228,8 +228,8 @@ def train_state_head(config: StateHeadConfig, on_step=None, progress=None):
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        row = {"step": step, "lr": schedule.get_last_lr()[0], "loss": float(loss),
-               "state": float(loss)}
+        row = {"step": step, "lr": schedule.get_last_lr()[0], "loss": float(loss.detach()),
+               "state": float(loss.detach())}
         report.history.append(row)
         evaluation = None
         if step % config.eval_every == 0 or step == config.steps:

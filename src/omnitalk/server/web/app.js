@@ -43,7 +43,23 @@ const ui = {
   notice: document.getElementById("notice"),
   error: document.getElementById("error"),
   transcript: document.getElementById("transcript"),
+  decision: document.getElementById("turn-decision"),
 };
+
+// What the model turn policy decided at the user's pause, in the listener's words.
+const DECISION_LABELS = {
+  listen: "sounds unfinished: still listening",
+  respond: "your turn is over: answering",
+  ignore: "not a turn (a backchannel or a noise): carrying on",
+  stop: "stopped, as asked",
+};
+
+function showDecision(event) {
+  const heard = event.text ? `“${event.text}”: ` : "";
+  ui.decision.textContent = heard + DECISION_LABELS[event.state];
+  ui.decision.dataset.decision = event.state;
+  ui.decision.hidden = false;
+}
 
 // Test and debugging hook, updated live; reset by each Start.
 const stats = { playedSamples: 0, receivedAudioBytes: 0, underruns: 0, turns: [] };
@@ -348,6 +364,11 @@ class Conversation {
         this.awaitingReply = true;
         this.speechStoppedAt = performance.now();
         this.replyTurn = event.turn;
+        break;
+      case "turn_decision":
+        showDecision(event);
+        // Nothing will be answered: the page goes back to listening.
+        if (event.state === "ignore" || event.state === "stop") this.awaitingReply = false;
         break;
       case "transcript_partial":
         this.view.userText(event.turn, event.text, false);

@@ -1,0 +1,138 @@
+"""The duplex state head: its file refuses the wrong backbone, a tiny run learns and resumes
+exactly after a kill, and the packaged head reads the packaged SmolLM2 sensibly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from omnitalk.duplex.state_head import (
+    Backbone,
+    HeadShape,
+    State,
+    StateClassifier,
+    StateHead,
+    TextReader,
+    load_head,
+    save_head,
+)
+from omnitalk.engines.base import EngineError
+from omnitalk.train.state_head import StateHeadConfig, chance, label, train_state_head
+
+SMOLLM2 = Backbone("", 576, 49152, 2)
+
+
+def test_a_head_file_round_trips_and_refuses_another_backbone(tmp_path):
+    torch.manual_seed(0)
+    head = StateHead(HeadShape(SMOLLM2.hidden_size, 8))
+    path = tmp_path / "head.safetensors"
+    save_head(head, SMOLLM2, path, {"command": "omnitalk train state-head"})
+    loaded = load_head(path, SMOLLM2)
+    for name, tensor in head.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+    other = Backbone("qwen", 896, 151936, 151645)
+    with pytest.raises(EngineError) as caught:
+        load_head(path, other)
+    message = str(caught.value)
+    assert "hidden_size 576 (this backbone: 896)" in message
+    assert "vocab_size 49152 (this backbone: 151936)" in message
+    assert "end_token_id 2 (this backbone: 151645)" in message
+
+
+def test_a_damaged_or_foreign_file_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(EngineError, match="no state head at"):
+        load_head(tmp_path / "absent.safetensors", SMOLLM2)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(EngineError, match="not a state head file"):
+        load_head(junk, SMOLLM2)
+    from safetensors.torch import save_file
+
+    bare = tmp_path / "bare.safetensors"
+    save_file({"w": torch.zeros(2)}, str(bare))
+    with pytest.raises(EngineError, match="does not say which backbone"):
+        load_head(bare, SMOLLM2)
+
+
+def test_labels_follow_the_timeline():
+    # Inside an utterance: listen, except that the start of a backchannel over a reply is
+    # no reason to stop it; at its end, the episode's own decision; noise is always ignored.
+    assert label("finished", 1.0, 2.0, State.RESPOND, False) is State.LISTEN
+    assert label("finished", 2.1, 2.0, State.RESPOND, False) is State.RESPOND
+    assert label("interruption", 1.0, 2.0, State.RESPOND, True) is State.LISTEN
+    assert label("backchannel", 1.0, 2.0, State.IGNORE, True) is State.IGNORE
+    assert label("stop", 2.1, 2.0, State.STOP, True) is State.STOP
+    assert label("cough", 2.1, 2.0, State.IGNORE, True) is State.IGNORE
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return TextReader.load("")
+
+
+@pytest.fixture
+def shared_reader(reader, monkeypatch):
+    """Every run reads with the one loaded backbone (loading takes seconds)."""
+    monkeypatch.setattr(TextReader, "load", classmethod(lambda cls, backbone="": reader))
+    return reader
+
+
+def tiny_config(out, **overrides) -> StateHeadConfig:
+    # Text examples only: no audio, so the run takes seconds; the spoken ones share the path.
+    settings = dict(out_dir=str(out), episodes=0, steps=40, batch_size=32, lr=3e-3, warmup=4,
+                    eval_every=20, save_every=10, width=16)
+    return StateHeadConfig(**(settings | overrides))
+
+
+@pytest.mark.real_models
+def test_a_tiny_run_learns_above_chance(shared_reader, tmp_path):
+    report = train_state_head(tiny_config(tmp_path))
+    rows = [json.loads(line) for line in (tmp_path / "examples.jsonl").read_text().splitlines()]
+    losses = [row["loss"] for row in report.history]
+    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5
+    assert report.evaluations[-1]["accuracy"] > chance(rows) + 0.1
+    assert (tmp_path / "loss.png").stat().st_size > 0
+    assert load_head(report.final, shared_reader.backbone).shape.width == 16
+
+
+@pytest.mark.real_models
+def test_a_killed_run_resumes_to_the_same_weights(shared_reader, tmp_path):
+    whole = train_state_head(tiny_config(tmp_path / "whole"))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_25(step, steps, row, evaluation):
+        if step == 25:  # after the checkpoint of step 20, before that of step 30
+            raise Killed
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for name in ("examples.jsonl", "features.safetensors"):
+        shutil.copy(tmp_path / "whole" / name, killed / name)
+    with pytest.raises(Killed):
+        train_state_head(tiny_config(killed), on_step=kill_at_25)
+    resumed = train_state_head(tiny_config(killed))
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in whole.history]
+    first = load_head(whole.final, shared_reader.backbone).state_dict()
+    second = load_head(resumed.final, shared_reader.backbone).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.real_models
+def test_the_packaged_head_reads_turns_as_a_listener_would(shared_reader):
+    from omnitalk.duplex.state_head import PACKAGED_HEAD
+
+    classifier = StateClassifier(shared_reader, load_head(PACKAGED_HEAD, shared_reader.backbone))
+    decide = classifier.decide
+    assert decide("What's the tallest mountain in Africa?", False).state is State.RESPOND
+    assert decide("What's the tallest mountain in", False).state is State.LISTEN
+    assert decide("So I was wondering if you could tell me about the", False).state \
+        is State.LISTEN
+    assert decide("Mm-hmm.", True).state is State.IGNORE
+    assert decide("Stop.", True).state is State.STOP
+    assert decide("Wait, actually, how far away is the moon?", True).state is State.RESPOND
+    assert decide("", True).state is State.IGNORE  # nothing understood: a sound
