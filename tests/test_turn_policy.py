@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
 import pytest
 
 from fakes import EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
@@ -189,3 +190,41 @@ def test_a_head_that_cannot_load_falls_back_to_vad_with_the_reason(tmp_path, cap
     assert "missing.st" in caplog.text and "vad" in caplog.text
     with pytest.raises(ValueError, match="turn policy must be one of vad, model"):
         load_policy("silence", ModelPolicyConfig())
+
+
+def test_a_head_that_fails_mid_conversation_leaves_the_turn_to_the_silence_limit(caplog):
+    session, feeder, _, head = make_session()
+
+    def broken(text, assistant_speaking):
+        raise RuntimeError("the head fell over")
+
+    head.decide = broken
+    with caplog.at_level(logging.ERROR):
+        session.feed(tone(1.0))
+        session.feed(silence(0.064))
+        deadline = time.monotonic() + 5
+        while session.is_deciding and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert not session.is_deciding and "the head fell over" in caplog.text
+    assert of(feeder, ev.SpeechStopped) == []
+    session.feed(silence(1.6))  # the backstop
+    wait_for(feeder, ev.ReplyDone)
+    session.close()
+
+
+def test_a_fast_feeder_waits_for_the_decision_instead_of_running_into_the_backstop():
+    from omnitalk.talk import run_turns
+
+    session, feeder, asr, _ = make_session()
+    transcribe = asr.transcribe
+
+    def slow(audio, prefix=""):
+        time.sleep(0.3)  # unwaited, 1.5 s of silence is fed in far less than this
+        return transcribe(audio, prefix)
+
+    asr.transcribe = slow
+    [result] = run_turns(session, feeder, [np.concatenate([silence(0.3), tone(1.0)])])
+    [stopped] = of(feeder, ev.SpeechStopped)
+    assert stopped.audio_time - stopped.speech_end < 0.5  # the head's decision, not 1.5 s
+    assert result.reply_text == REPLY
+    session.close()

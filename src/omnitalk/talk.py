@@ -67,8 +67,9 @@ class Feeder:
         while fed < max_seconds and time.perf_counter() < deadline:
             if done(fed):
                 return True
-            if not self.realtime and self.session.is_generating:
-                # Hold the audio clock while the reply is made, as a listener would wait.
+            if not self.realtime and (self.session.is_generating or self.session.is_deciding):
+                # Hold the audio clock while the reply is made or the turn policy judges the
+                # pause, as a listener would wait.
                 time.sleep(0.005)
                 continue
             self._feed_frame(silence)

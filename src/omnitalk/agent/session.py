@@ -101,6 +101,7 @@ class _Reply:
     finished: bool = False  # the responder returned
     failed: bool = False
     instructions: str | None = None  # overrides the session's for this reply
+    judged: bool = False  # the turn policy has decided about the pause it was started at
 
 
 class Session:
@@ -171,6 +172,7 @@ class Session:
             self._last_speech_wall = 0.0
             self._unannounced: ev.SpeechStarted | None = None  # see Signal.STARTED
             self._dismissed = False  # the policy judged the open turn not worth an answer
+            self._judging = 0  # pauses over a reply being judged
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Change turn-taking and padding mid-conversation (takes effect at the next frame)."""
@@ -195,6 +197,18 @@ class Session:
         """A committed reply is still being written or synthesised."""
         with self._lock:
             return self._reply is not None and self._reply.committed and not self._reply.finished
+
+    @property
+    def is_deciding(self) -> bool:
+        """The turn policy is still judging a pause (transcript and state head under way).
+        A caller feeding audio faster than real time waits for this, as a listener would."""
+        with self._lock:
+            if not self.policy.judges_interruptions:
+                return False
+            reply = self._reply
+            waiting = reply is not None and not reply.committed and not reply.judged \
+                and not reply.cancel.is_set()
+            return waiting or self._judging > 0
 
     @property
     def turn(self) -> int:
@@ -496,10 +510,11 @@ class Session:
 
     def _decide_at_pause(self, reply: _Reply, text: str) -> None:
         """Ask the policy about a pause whose speculative reply is being prepared."""
-        decision = self.policy.decide(text, False)
-        if decision is None:
-            return  # the silence timer decides
+        decision = self._ask_policy(text, False)
         with self._lock:
+            reply.judged = True
+            if decision is None:
+                return  # the silence timer decides
             if reply is not self._reply or reply.committed or self._detector.in_speech:
                 return  # the user went on, or the timer was quicker: stale
             self._emit(ev.TurnDecision(reply.turn, self.audio_time, decision.state.name.lower(),
@@ -522,16 +537,26 @@ class Session:
         try:
             self._final_pool.submit(self._judge, turn, playing, audio)
         except RuntimeError:  # the session is closing
-            pass
+            return
+        self._judging += 1
 
     def _judge(self, turn: int, playing: _Reply, audio: np.ndarray) -> None:
+        try:
+            self._judge_speech(turn, playing, audio)
+        finally:
+            with self._lock:
+                self._judging -= 1
+
+    def _judge_speech(self, turn: int, playing: _Reply, audio: np.ndarray) -> None:
         try:
             text = self.asr.transcribe(audio)
         except Exception as error:  # the reply keeps playing; the next pause asks again
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
-        decision = self.policy.decide(text, True)
+        decision = self._ask_policy(text, True)
         with self._lock:
+            if decision is None:
+                return  # the reply plays on; the silence limit still ends the turn
             if turn != self._turn or self._reply is not playing or self._detector.in_speech:
                 return  # the user went on speaking, or the reply ended meanwhile
             self._emit(ev.TurnDecision(turn, self.audio_time, decision.state.name.lower(),
@@ -550,6 +575,13 @@ class Session:
                 self._forget_speech()
             elif state == "IGNORE":  # a backchannel or a noise: the reply plays on
                 self._forget_speech()
+
+    def _ask_policy(self, text: str, assistant_speaking: bool):
+        try:
+            return self.policy.decide(text, assistant_speaking)
+        except Exception:  # a failing head must not take the conversation down: silence decides
+            log.exception("%s: the turn policy failed on %r", self.name, text)
+            return None
 
     def _announce_speech(self) -> None:
         if self._unannounced is not None:
