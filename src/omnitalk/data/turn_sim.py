@@ -96,15 +96,16 @@ def held_out(text: str, share: float = 0.2) -> bool:
 
 def complete_utterances() -> list[str]:
     """Finished things a user says: the factory's sample questions (every user turn), and as
-    statements, some written here and every 4-20 word sentence of the sample's answers."""
-    from omnitalk.data.sample import sample_conversations
+    statements, some written here and every plain 4-20 word sentence of the sample's answers
+    (of the conversations it keeps: the others hold markdown, code and the like)."""
+    from omnitalk.data.sample import KEEP, sample_conversations
 
-    messages = [m for c in sample_conversations() for m in c["messages"]]
+    messages = [m for c in sample_conversations() if c["expect"] == KEEP for m in c["messages"]]
     questions = [m["content"] for m in messages if m["role"] == "user"]
     sentences = [s.strip() for m in messages if m["role"] == "assistant"
                  for s in re.split(r"(?<=[.!?])\s+", m["content"])]
     statements = STATEMENTS + [s for s in sentences if 4 <= len(s.split()) <= 20
-                               and s.endswith((".", "!"))]
+                               and s.endswith((".", "!")) and not re.search(r"[*#|`_\[]", s)]
     return list(dict.fromkeys(t.strip() for t in questions + statements if t.strip()))
 
 
@@ -130,8 +131,9 @@ class Voices:
         if family == "piper":
             return self._say_piper(text, rng)
         if family == "espeak":
+            # The text goes in on stdin: as an argument, one starting with "-" is an option.
             command = ["espeak-ng", "-v", variant, "-s", str(rng.randint(140, 200)),
-                       "-p", str(rng.randint(30, 70)), "--stdout", text]
+                       "-p", str(rng.randint(30, 70)), "--stdout"]
         elif family == "flite":
             command = ["flite", "-voice", variant, "--setf",
                        f"duration_stretch={rng.uniform(0.85, 1.2):.2f}", "-t", text, "-o",
@@ -140,8 +142,11 @@ class Voices:
             raise ValueError(f"unknown voice family {family!r} (piper, espeak or flite)")
         if shutil.which(command[0]) is None:
             raise EngineError(f"{command[0]} is not installed: apt-get install {command[0]}")
-        wav = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
-        return load_audio(wav, SAMPLE_RATE)
+        said = subprocess.run(command, input=text.encode() if family == "espeak" else None,
+                              capture_output=True, check=True, timeout=60)
+        if not said.stdout:
+            raise EngineError(f"{voice} made no audio for {text!r}: {said.stderr.decode()[:200]}")
+        return load_audio(said.stdout, SAMPLE_RATE)
 
     def _say_piper(self, text: str, rng: random.Random) -> np.ndarray:
         from omnitalk.audio.resample import resample

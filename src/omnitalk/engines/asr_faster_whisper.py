@@ -1,4 +1,12 @@
-"""Whisper through faster-whisper (CTranslate2); the packaged tiny.en by default."""
+"""Whisper through faster-whisper (CTranslate2); the packaged tiny.en by default.
+
+faster-whisper pads every piece of audio to Whisper's 30 s window before encoding it. A turn
+is usually a few seconds, so audio under 29.5 s is encoded in the shortest window that holds it
+with half a second to spare, and at least `window_s` long (CTranslate2 takes any length up to
+30 s); it is decoded as faster-whisper decodes at temperature 0: the same prompt, suppressed
+tokens and no-speech rule. On the project's machine the encoder of a 3 s clip went from 292 ms
+to 71 ms, and `bench asr` from 500-650 ms to 170-270 ms per short clip at the same WER.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,9 @@ import numpy as np
 
 from omnitalk.engines.base import ASRConfig, EngineError
 from omnitalk.engines.packaged import whisper_tiny_en_path
+
+
+WHISPER_WINDOW_S = 30.0
 
 
 class FasterWhisperASR:
@@ -31,6 +42,11 @@ class FasterWhisperASR:
     def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
         if audio.size == 0:
             return ""
+        audio = np.asarray(audio, dtype=np.float32)
+        seconds = audio.size / self.sample_rate
+        if seconds < WHISPER_WINDOW_S - 0.5:
+            window_s = min(WHISPER_WINDOW_S, max(self.config.window_s, np.ceil(seconds + 0.5)))
+            return self._transcribe_in_short_window(audio, prefix, window_s)
         segments, _ = self._model.transcribe(
             np.asarray(audio, dtype=np.float32),
             language=self.config.language or None,
@@ -42,3 +58,27 @@ class FasterWhisperASR:
             prefix=prefix or None,
         )
         return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def _transcribe_in_short_window(self, audio: np.ndarray, prefix: str,
+                                    window_s: float) -> str:
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        features = model.feature_extractor(audio)[:, :-1]  # its last frame is padding
+        window = pad_or_trim(features, round(window_s * 100))  # 100 frames a second
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=self.config.language or "en")
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True, prefix=prefix or None)
+        result = model.model.generate(
+            model.encode(window), [prompt], beam_size=self.config.beam_size,
+            max_length=model.max_length, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = result.sequences_ids[0]
+        average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        # faster-whisper's defaults: silence that the model would rather not transcribe.
+        if result.no_speech_prob > 0.6 and average_log_prob < -1.0:
+            return ""
+        return tokenizer.decode(tokens).strip()

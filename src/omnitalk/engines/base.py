@@ -33,6 +33,9 @@ class ASRConfig:
     beam_size: int = 1
     language: str = "en"
     threads: int = 2
+    # The shortest window audio is encoded in (faster-whisper always uses Whisper's 30 s): the
+    # encoder's cost grows with the window, and a turn is usually a few seconds. 30: stock.
+    window_s: float = 10.0
 
 
 @dataclass

@@ -1,0 +1,256 @@
+"""Echo cancellation on a simulated loudspeaker room: the reply's echo no longer barges in.
+
+The room: the played audio, delayed, attenuated and reverberated (an exponentially decaying
+noise tail, RT60 0.3 s), plus low background noise; all of it seeded, and the reply is Piper
+speech without its sampling noise, so every run hears the same audio.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fakes import ScriptedASR
+from omnitalk.agent import events as ev
+from omnitalk.agent.session import Session, SessionConfig
+from omnitalk.audio.echo import EchoCanceller, EchoConfig
+from omnitalk.audio.io import load_audio
+from omnitalk.audio.resample import resample
+from omnitalk.engines.base import EngineError
+from omnitalk.talk import Feeder
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "speech"
+RATE = 16000
+FRAME = 512
+REPLY = ("Sure, here is the weather for today. It will be sunny in the morning, with a few "
+         "clouds after lunch, and a light breeze from the west.")
+# (delay s, gain) of the loudspeaker-to-microphone path. Up to gain 0.6 the cleaned echo stayed
+# under speech probability 0.35 in every seed tried; at 0.8 (a loudspeaker as loud at the
+# microphone as the user) AEC3 lets one frame through while it first converges in about one
+# reply in ten, and the default 32 ms barge-in takes it for speech.
+ROOMS = [(0.03, 0.6), (0.12, 0.3), (0.075, 0.45)]
+
+
+def room_response(delay_s: float, gain: float, seed: int, rt60_s: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    delay, length = int(delay_s * RATE), int(rt60_s * RATE)
+    tail = rng.standard_normal(length) * np.exp(-6.9 * np.arange(length) / length)  # -60 dB
+    tail *= 0.5 / np.linalg.norm(tail)  # reverberation 6 dB under the direct sound
+    tail[0] += 1.0
+    response = np.zeros(delay + length)
+    response[delay:] = gain * tail
+    return response
+
+
+def echo_of(played: np.ndarray, response: np.ndarray, seed: int,
+            noise_dbfs: float = -60.0) -> np.ndarray:
+    size = 1 << (played.size + response.size).bit_length()
+    echo = np.fft.irfft(np.fft.rfft(played, size) * np.fft.rfft(response, size), size)
+    noise = np.random.default_rng(seed + 1).standard_normal(played.size) * 10 ** (noise_dbfs / 20)
+    return np.clip(echo[: played.size] + noise, -1, 1).astype(np.float32)
+
+
+def energy_db(audio: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(audio.astype(np.float64) ** 2)))
+
+
+def fixture_speech(name: str) -> np.ndarray:
+    return load_audio(FIXTURES / name, RATE)
+
+
+# ------------------------------------------------------------------------- the canceller alone
+
+
+def test_echo_of_speech_drops_by_more_than_25_db():
+    far = fixture_speech("jfk.flac")  # 11 s of a real voice stands in for the reply here
+    mic = echo_of(far, room_response(0.08, 0.6, seed=3), seed=3)
+    canceller = EchoCanceller()
+    cleaned = []
+    for start in range(0, far.size, FRAME):
+        canceller.played(far[start : start + FRAME])
+        cleaned.append(canceller.process(mic[start : start + FRAME]))
+    cleaned = np.concatenate(cleaned)
+    assert cleaned.size == mic.size
+    converged = slice(3 * RATE, far.size)
+    erle = energy_db(mic[converged]) - energy_db(cleaned[converged])
+    assert erle > 25
+
+
+def test_output_has_the_input_length_and_does_not_depend_on_chunking():
+    far = fixture_speech("LJ002-0020.wav")
+    mic = echo_of(far, room_response(0.05, 0.5, seed=4), seed=4)
+    outputs = []
+    for chunk in (512, 333, 160):
+        canceller = EchoCanceller()
+        canceller.played(far)
+        pieces = [canceller.process(mic[s : s + chunk]) for s in range(0, mic.size, chunk)]
+        assert [p.size for p in pieces] == [mic[s : s + chunk].size
+                                           for s in range(0, mic.size, chunk)]
+        outputs.append(np.concatenate(pieces))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+    # One 10 ms library frame of delay: the first frame out is the silence it started with.
+    assert not outputs[0][:160].any()
+
+
+def test_reset_forgets_the_played_audio():
+    far = fixture_speech("LJ002-0020.wav")
+    mic = echo_of(far, room_response(0.05, 0.5, seed=5), seed=5)
+    fresh, reused = EchoCanceller(), EchoCanceller()
+    reused.played(np.ones(RATE, np.float32))
+    reused.process(np.zeros(RATE // 2, np.float32))
+    reused.reset()
+    for canceller in (fresh, reused):
+        canceller.played(far)
+    np.testing.assert_array_equal(fresh.process(mic), reused.process(mic))
+
+
+@pytest.mark.parametrize("audio", [
+    np.zeros(512, np.int16), np.zeros(512, np.float64), np.zeros((512, 1), np.float32), [0.0] * 8,
+])
+def test_wrong_audio_is_a_value_error(audio):
+    canceller = EchoCanceller()
+    with pytest.raises(ValueError, match="1-D float32"):
+        canceller.process(audio)
+    with pytest.raises(ValueError, match="1-D float32"):
+        canceller.played(audio)
+
+
+def test_a_rate_without_whole_10_ms_frames_is_a_value_error():
+    with pytest.raises(ValueError, match="10 ms"):
+        EchoCanceller(EchoConfig(sample_rate=22050))
+
+
+def test_missing_library_names_the_install_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)  # import now raises ImportError
+    with pytest.raises(EngineError, match="pip install pywebrtc-audio=="):
+        EchoCanceller()
+
+
+# ------------------------------------------------------ a real session hearing its own voice
+
+
+class SpokenReply:
+    """A responder that says one fixed reply in real Piper speech."""
+
+    name = "spoken-reply"
+    default_instructions = ""
+
+    def __init__(self, chunks: list[np.ndarray], sample_rate: int) -> None:
+        self.chunks, self._sample_rate = chunks, sample_rate
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    def warm_up(self) -> None:
+        pass
+
+    def respond(self, history, turn, sink, cancel: threading.Event, instructions=None) -> None:
+        sink.first_token()
+        sink.clause(REPLY)
+        for chunk in self.chunks:
+            if cancel.is_set():
+                return
+            sink.audio(chunk, self._sample_rate)
+
+
+@pytest.fixture(scope="module")
+def piper_reply() -> SpokenReply:
+    from omnitalk.engines.tts_piper import PiperTTS, VoiceStyle
+
+    tts = PiperTTS()
+    same_every_time = VoiceStyle(noise_scale=0.0, noise_w_scale=0.0)
+    return SpokenReply(list(tts.synthesize(REPLY, same_every_time)), tts.sample_rate)
+
+
+@pytest.fixture(scope="module")
+def silero():
+    from omnitalk.engines.vad_silero import SileroVAD
+
+    return SileroVAD()
+
+
+def converse(silero, responder: SpokenReply, room: tuple[float, float], seed: int,
+             canceller: EchoCanceller | None, feed_reference: bool = True,
+             interruption: np.ndarray | None = None, interrupt_at_s: float = 0.0):
+    """A user turn, then the reply played into the room while the microphone hears it.
+
+    Returns every event and the session time at which the reply began to play.
+    """
+    feeder = Feeder(realtime=False)
+    session = Session(silero.fork(), ScriptedASR("what is the weather"), responder,
+                      SessionConfig(), feeder.on_event)
+    feeder.session = session
+    clean = canceller.process if canceller is not None else (lambda mic: mic)
+    question = np.concatenate([fixture_speech("LJ002-0020.wav"), np.zeros(RATE, np.float32)])
+    question = echo_of(question, np.array([1.0]), seed)  # the same noise floor as the room
+    for start in range(0, question.size, FRAME):
+        feeder.feed(clean(question[start : start + FRAME]))
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, ev.ReplyDone) for e in feeder.snapshot()):
+        assert time.monotonic() < deadline, "the reply never finished"
+        time.sleep(0.01)
+    emitted = [e for e in feeder.snapshot() if isinstance(e, ev.ReplyAudio)]
+    played = resample(np.concatenate([e.audio for e in emitted]), emitted[0].sample_rate, RATE)
+    played = np.concatenate([played, np.zeros(RATE // 2, np.float32)])  # and the room's tail
+    mic = echo_of(played, room_response(*room, seed=seed), seed)
+    reply_starts_at = session.audio_time
+    if interruption is not None:
+        at = int(interrupt_at_s * RATE)
+        speech = interruption[: mic.size - at]
+        mic[at : at + speech.size] += speech
+    for start in range(0, mic.size, FRAME):
+        if canceller is not None and feed_reference:
+            canceller.played(played[start : start + FRAME])
+        feeder.feed(clean(mic[start : start + FRAME]))
+        if not session.is_speaking:
+            break
+    session.close()
+    return feeder.snapshot(), reply_starts_at
+
+
+def barge_ins(events) -> list[ev.ReplyCancelled]:
+    return [e for e in events if isinstance(e, ev.ReplyCancelled) and e.reason == "barge-in"]
+
+
+@pytest.mark.real_models
+@pytest.mark.parametrize("room", ROOMS)
+def test_the_reply_echo_cancels_the_reply_without_aec(silero, piper_reply, room):
+    """The failure this module exists for: the assistant interrupts itself."""
+    events, _ = converse(silero, piper_reply, room, seed=7, canceller=None)
+    assert barge_ins(events)
+
+
+@pytest.mark.real_models
+@pytest.mark.parametrize("room", ROOMS)
+def test_with_aec_the_reply_echo_does_not_barge_in(silero, piper_reply, room):
+    events, _ = converse(silero, piper_reply, room, seed=7, canceller=EchoCanceller())
+    assert any(isinstance(e, ev.ReplyDone) for e in events)
+    assert not barge_ins(events)
+    assert not [e for e in events if isinstance(e, ev.ReplyCancelled)]
+
+
+@pytest.mark.real_models
+def test_aec_without_the_played_reference_does_not_help(silero, piper_reply):
+    """A canceller fed the wrong reference is caught: the echo barges in again."""
+    events, _ = converse(silero, piper_reply, ROOMS[0], seed=7, canceller=EchoCanceller(),
+                         feed_reference=False)
+    assert barge_ins(events)
+
+
+@pytest.mark.real_models
+@pytest.mark.parametrize("room", ROOMS)
+def test_with_aec_a_real_interruption_still_cancels_the_reply(silero, piper_reply, room):
+    person = 0.8 * fixture_speech("jfk.flac")  # another voice, over the reply's echo
+    events, reply_start = converse(silero, piper_reply, room, seed=8, canceller=EchoCanceller(),
+                                   interruption=person, interrupt_at_s=2.5)
+    [cancelled] = barge_ins(events)
+    # Caused by the interruption (in audio time), not by the echo before it.
+    assert cancelled.audio_time >= reply_start + 2.5
+    assert cancelled.audio_time <= reply_start + 2.5 + 1.5
