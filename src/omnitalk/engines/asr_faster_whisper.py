@@ -15,7 +15,6 @@ import numpy as np
 from omnitalk.engines.base import ASRConfig, EngineError
 from omnitalk.engines.packaged import whisper_tiny_en_path
 
-
 WHISPER_WINDOW_S = 30.0
 
 
