@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 
 import numpy as np
 
 from omnitalk.agent import events as ev
 from omnitalk.assistant import Assistant, AssistantConfig
-from omnitalk.audio.resample import StreamResampler
+from omnitalk.audio.echo import EchoCanceller, EchoConfig
+from omnitalk.audio.resample import StreamResampler, resample
+from omnitalk.engines.base import EngineError
 
 
 class MicrophoneUnavailable(RuntimeError):
@@ -33,7 +36,16 @@ def _open_devices():
     return sounddevice, device
 
 
-def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
+def _echo_canceller(sample_rate: int) -> EchoCanceller | None:
+    try:
+        return EchoCanceller(EchoConfig(sample_rate=sample_rate))
+    except EngineError as error:
+        print(f"warning: no echo cancellation ({error}); on loudspeakers the assistant may "
+              "interrupt itself: use a headset or --no-barge-in", file=sys.stderr, flush=True)
+        return None
+
+
+def run_chat(config: AssistantConfig, barge_in: bool = True, echo_cancel: bool = True) -> int:
     sounddevice, device = _open_devices()
 
     if not barge_in:
@@ -60,6 +72,8 @@ def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
     mic_rate = int(device["default_samplerate"])
     to_16k = StreamResampler(mic_rate, session.sample_rate)
     heard: queue.Queue[np.ndarray] = queue.Queue(maxsize=200)
+    # The loudspeaker's echo, removed from the microphone given exactly what was played.
+    canceller = _echo_canceller(session.sample_rate) if echo_cancel else None
 
     def capture(indata, frames, time_info, status) -> None:
         if not heard.full():
@@ -68,6 +82,8 @@ def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
     def play() -> None:
         with sounddevice.OutputStream(samplerate=speaker_rate, channels=1, dtype="float32") as out:
             while (audio := playback.get()) is not None:
+                if canceller is not None:  # what plays from now on, at the microphone's rate
+                    canceller.played(resample(audio, speaker_rate, session.sample_rate))
                 out.write(audio.reshape(-1, 1))
 
     player = threading.Thread(target=play, daemon=True)
@@ -77,7 +93,8 @@ def run_chat(config: AssistantConfig, barge_in: bool = True) -> int:
         with sounddevice.InputStream(samplerate=mic_rate, channels=1, dtype="float32",
                                      blocksize=int(mic_rate * 0.032), callback=capture):
             while True:
-                session.feed(to_16k.process(heard.get()))
+                mic = to_16k.process(heard.get())
+                session.feed(canceller.process(mic) if canceller is not None else mic)
     except KeyboardInterrupt:
         pass
     finally:

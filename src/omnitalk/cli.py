@@ -180,7 +180,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from omnitalk.chat import MicrophoneUnavailable, run_chat
 
     try:
-        return run_chat(_config_from(args), barge_in=not args.no_barge_in)
+        return run_chat(_config_from(args), barge_in=not args.no_barge_in,
+                        echo_cancel=not args.no_echo_cancel)
     except MicrophoneUnavailable as error:
         print(f"omnitalk chat: {error}", file=sys.stderr)
         return 2
@@ -579,6 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = verbs.add_parser("chat", help="live conversation through the microphone")
     chat.add_argument("--no-barge-in", action="store_true",
                       help="do not let speech interrupt replies (use with speakers, no headset)")
+    chat.add_argument("--no-echo-cancel", action="store_true",
+                      help="do not remove the assistant's own voice from the microphone "
+                      "(echo cancellation is on by default; not needed with a headset)")
     _engine_flags(chat)
     chat.set_defaults(run=cmd_chat)
 

@@ -32,6 +32,7 @@ from omnitalk.agent.responders.base import Responder, UserTurn
 from omnitalk.agent.turn_policy import TurnPolicy, VadPolicy
 from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
+from omnitalk.duplex.states import State
 from omnitalk.engines.base import ASR, VAD, ChatMessage
 
 log = logging.getLogger(__name__)
@@ -519,11 +520,10 @@ class Session:
                 return  # the user went on, or the timer was quicker: stale
             self._emit(ev.TurnDecision(reply.turn, self.audio_time, decision.state.name.lower(),
                                        text, False, decision.probabilities))
-            state = decision.state.name
-            if state == "RESPOND":
+            if decision.state is State.RESPOND:
                 self._detector.end()
                 self._on_signal(Signal.ENDED)
-            elif state in ("IGNORE", "STOP"):  # a sound, or a command with nothing to stop
+            elif decision.state in (State.IGNORE, State.STOP):  # nothing to answer or stop
                 # No answer; the turn stays open, so that words the head misjudged are not
                 # lost if the user goes on. If they do not, the silence limit drops it.
                 reply.cancel.set()
@@ -561,8 +561,7 @@ class Session:
                 return  # the user went on speaking, or the reply ended meanwhile
             self._emit(ev.TurnDecision(turn, self.audio_time, decision.state.name.lower(),
                                        text, True, decision.probabilities))
-            state = decision.state.name
-            if state == "RESPOND":  # a real interruption: stop, and answer it
+            if decision.state is State.RESPOND:  # a real interruption: stop, and answer it
                 self._cancel(playing, "interrupted")
                 self._detector.end()
                 self._announce_speech()
@@ -570,10 +569,10 @@ class Session:
                 self._start_reply(transcript=text)
                 self._commit(self._reply)
                 self._drop_turn_audio()
-            elif state == "STOP":  # a stop command: stop, and start nothing
+            elif decision.state is State.STOP:  # a stop command: stop, and start nothing
                 self._cancel(playing, "stop")
                 self._forget_speech()
-            elif state == "IGNORE":  # a backchannel or a noise: the reply plays on
+            elif decision.state is State.IGNORE:  # a backchannel or a noise: it plays on
                 self._forget_speech()
 
     def _ask_policy(self, text: str, assistant_speaking: bool):

@@ -8,6 +8,12 @@ Usage: call `played(audio)` with exactly the samples handed to the loudspeaker, 
 handed over, and pass every microphone chunk through `process(mic)`. Each microphone frame is
 paired with the next unconsumed played samples (silence when nothing is playing); AEC3's delay
 estimator finds the loudspeaker-to-microphone latency itself, and `delay_ms` is only a hint.
+
+While AEC3 first converges it lets the echo through for a moment, about a second into the
+first reply (in simulation: one strongly coupled room in ten, enough for one 32 ms frame to
+read as speech and barge in); once converged it does not. So until it has heard `learn_s` of
+loudspeaker audio, the output is muted whenever the loudspeaker's echo may be arriving: the
+first seconds of the first reply cannot be interrupted, everything after can.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ class EchoConfig:
     sample_rate: int = 16000
     # Loudspeaker-to-microphone latency hint (ms) for AEC3; 0 lets its delay estimator find it.
     delay_ms: int = 0
+    # Loudspeaker audio AEC3 hears before its output is trusted over it (0: trusted at once).
+    learn_s: float = 2.0
+
+
+# How long after the loudspeaker falls silent its echo may still arrive: delay plus reverb.
+ECHO_TAIL_S = 0.5
+# Quieter played audio than this (-60 dBFS peak) leaves no echo worth muting for.
+AUDIBLE = 1e-3
 
 
 class EchoCanceller:
@@ -65,6 +79,8 @@ class EchoCanceller:
             self._far: deque[np.ndarray] = deque()  # played samples no microphone frame used yet
             self._mic = np.zeros(0, np.float32)  # microphone samples short of a whole frame
             self._out = np.zeros(self.frame_size, np.float32)  # cleaned, not yet returned
+            self._learn_left = int(self.config.learn_s * self.config.sample_rate)  # samples
+            self._echo_left = 0  # samples during which the last audible playback may echo
 
     def played(self, audio: np.ndarray) -> None:
         """Record samples handed to the loudspeaker (float32 mono at `sample_rate`)."""
@@ -82,11 +98,24 @@ class EchoCanceller:
             if whole:
                 far = self._take_far(whole)
                 # The library splits whole frames itself, bit-exact with one call per frame.
-                cleaned = self._aec.process(pending[:whole], far)
-                self._out = np.concatenate([self._out, cleaned.astype(np.float32, copy=False)])
+                cleaned = self._aec.process(pending[:whole], far).astype(np.float32, copy=False)
+                if self._learn_left > 0:
+                    self._mute_while_learning(cleaned, far)
+                self._out = np.concatenate([self._out, cleaned])
             self._mic = pending[whole:]
             out, self._out = self._out[: mic.size], self._out[mic.size :]
             return out
+
+    def _mute_while_learning(self, cleaned: np.ndarray, far: np.ndarray) -> None:
+        tail = int(ECHO_TAIL_S * self.config.sample_rate)
+        for start in range(0, far.size, self.frame_size):
+            frame = slice(start, start + self.frame_size)
+            if np.abs(far[frame]).max() >= AUDIBLE:
+                self._echo_left = self.frame_size + tail  # this frame and its echo's tail
+            if self._echo_left > 0 and self._learn_left > 0:
+                cleaned[frame] = 0.0
+                self._learn_left -= self.frame_size
+            self._echo_left = max(0, self._echo_left - self.frame_size)
 
     def _take_far(self, count: int) -> np.ndarray:
         far = np.zeros(count, np.float32)  # silence once the played audio runs out

@@ -34,7 +34,7 @@ import numpy as np
 
 from omnitalk.audio.io import load_audio
 from omnitalk.data.duplex_sim import coloured_noise
-from omnitalk.duplex.state_head import State
+from omnitalk.duplex.states import State
 from omnitalk.engines.base import EngineError
 
 SAMPLE_RATE = 16000

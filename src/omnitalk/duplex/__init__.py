@@ -1,1 +1,2 @@
-"""Full-duplex stream formats: OmniFlatten-style flattening of user and assistant streams."""
+"""Full duplex: the turn-taking state head, turn policies replayed over recorded audio, Smart
+Turn as a peer, and the stream formats of OmniFlatten and SyncLLM (docs/duplex.md)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
-from omnitalk.duplex.state_head import State
+from omnitalk.duplex.states import State
 
 FRAME = 512
 SAMPLE_RATE = 16000

@@ -19,7 +19,6 @@ the end token) so that a head is refused, with the difference named, on another 
 
 from __future__ import annotations
 
-import enum
 import json
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -29,16 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from omnitalk.duplex.states import State
 from omnitalk.engines.base import EngineError
 
 PACKAGED_HEAD = Path(__file__).with_name("heads") / "smollm2-135m.safetensors"
-
-
-class State(enum.IntEnum):
-    LISTEN = 0
-    RESPOND = 1
-    IGNORE = 2
-    STOP = 3
 
 
 @dataclass(frozen=True)
