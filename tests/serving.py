@@ -27,10 +27,13 @@ class FakeAssistant(Assistant):
 
     @classmethod
     def build(cls, reply: str = "Sure. Here is a short answer.", transcript: str = "hello there",
-              llm: ScriptedLLM | None = None) -> FakeAssistant:
+              llm: ScriptedLLM | None = None, policy=None) -> FakeAssistant:
         responder = CascadeResponder(llm or ScriptedLLM(reply), SilentTTS())
-        return cls(AssistantConfig(), EnergyVAD(), ScriptedASR(transcript), responder,
-                   responder.tts, {})
+        assistant = cls(AssistantConfig(), EnergyVAD(), ScriptedASR(transcript), responder,
+                        responder.tts, {})
+        if policy is not None:
+            assistant.policy = policy
+        return assistant
 
 
 def main() -> None:

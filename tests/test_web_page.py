@@ -162,3 +162,33 @@ def test_a_page_on_another_site_cannot_open_the_assistants_socket(playwright, tm
         finally:
             browser.close()
             other_site.shutdown()
+
+
+def test_the_page_shows_the_turn_policys_decision(playwright, tmp_path):
+    """With the model policy the page says what was decided at the pause, in words."""
+    from omnitalk.agent.turn_policy import ModelPolicy, ModelPolicyConfig
+    from test_turn_policy import ScriptedHead
+
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(rate) / rate)  # the energy VAD's speech
+    audio = np.concatenate([np.zeros(rate), tone, np.zeros(6 * rate)]).astype(np.float32)
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, audio, rate, subtype="PCM_16")
+    policy = ModelPolicy(ScriptedHead(), ModelPolicyConfig())
+
+    def build():
+        return FakeAssistant.build(transcript="What is the capital of France?", policy=policy)
+
+    with running_server(build) as base:
+        browser = launch_chromium(playwright, *microphone_playing(wav))
+        try:
+            page = browser.new_context(permissions=["microphone"]).new_page()
+            page.goto(f"{base}/")
+            page.click("#start-stop")
+            decision = page.locator("#turn-decision")
+            expect(decision).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+            expect(decision).to_contain_text("your turn is over")
+            expect(decision).to_contain_text("What is the capital of France?")
+            expect(decision).to_have_attribute("data-decision", "respond")
+        finally:
+            browser.close()

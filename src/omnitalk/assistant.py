@@ -19,7 +19,13 @@ from omnitalk.agent.events import Event
 from omnitalk.agent.responders.base import Responder
 from omnitalk.agent.responders.cascade import CascadeConfig
 from omnitalk.agent.session import Session, SessionConfig
-from omnitalk.agent.turn_policy import POLICIES, ModelPolicyConfig, TurnPolicy, load_policy
+from omnitalk.agent.turn_policy import (
+    POLICIES,
+    ModelPolicyConfig,
+    TurnPolicy,
+    VadPolicy,
+    load_policy,
+)
 from omnitalk.config_file import ConfigError, apply_settings, read_toml
 from omnitalk.engines import registry
 from omnitalk.engines.base import ASR, TTS, VAD, ASRConfig, LLMConfig, TTSConfig, VADConfig
@@ -68,7 +74,8 @@ class Assistant:
     responder: Responder
     voice: TTS  # speaks demo questions and warm-ups (and the replies, in the cascade)
     load_seconds: dict[str, float]
-    policy: TurnPolicy  # shared by every session: the state head is loaded once
+    # Shared by every session: the state head is loaded once.
+    policy: TurnPolicy = field(default_factory=VadPolicy)
     # One partial transcription at a time across sessions: finals keep the ASR's other worker.
     partial_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
 
