@@ -30,7 +30,8 @@ FRAME = 512
 REPLY = ("Sure, here is the weather for today. It will be sunny in the morning, with a few "
          "clouds after lunch, and a light breeze from the west.")
 # (delay s, gain) of the loudspeaker-to-microphone path: the ends of the 30-120 ms, 0.3-0.8
-# range, and the room where AEC3's first convergence let the echo through most often.
+# range, and the room where AEC3's first convergence let the echo through most often before
+# the canceller learnt to mute it (see omnitalk.audio.echo).
 ROOMS = [(0.03, 0.8), (0.12, 0.3), (0.075, 0.6)]
 
 

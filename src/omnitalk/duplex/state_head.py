@@ -109,7 +109,8 @@ class TextReader:
     @torch.inference_mode()
     def read(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """[N, hidden] last hidden states and [N] log p(end), for N transcripts."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        # In order of length, so that a batch pads little (a forward costs its longest row).
+        missing = sorted((t for t in dict.fromkeys(texts) if t not in self._cache), key=len)
         for start in range(0, len(missing), 16):
             self._read_batch(missing[start:start + 16])
         rows = [self._cache[t] for t in texts]
