@@ -81,10 +81,11 @@ def test_a_mid_sentence_pause_does_not_end_the_turn(conversation):
     assert len(of(feeder, ev.SpeechStarted)) == 1  # one turn
 
 
-def test_mm_hm_over_a_reply_leaves_it_playing(conversation):
+def test_a_backchannel_over_a_reply_leaves_it_playing(conversation):
+    # "Yeah", not "mm-hm": Piper cannot say "mm-hm" (Whisper hears "and the make-chan.").
     session, feeder, say = conversation
     answered_first_turn(session, feeder, say)
-    say("Mm-hmm.")
+    say("Yeah.")
     assert wait_for_nth(feeder, ev.TurnDecision, 2)[1].state == "ignore"
     session.feed(silence(0.5))
     assert session.is_speaking and of(feeder, ev.ReplyCancelled) == []

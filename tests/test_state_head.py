@@ -60,12 +60,16 @@ def test_a_damaged_or_foreign_file_is_refused_with_the_reason(tmp_path):
 def test_labels_follow_the_timeline():
     # Inside an utterance: listen, except that the start of a backchannel over a reply is
     # no reason to stop it; at its end, the episode's own decision; noise is always ignored.
-    assert label("finished", 1.0, 2.0, State.RESPOND, False) is State.LISTEN
-    assert label("finished", 2.1, 2.0, State.RESPOND, False) is State.RESPOND
-    assert label("interruption", 1.0, 2.0, State.RESPOND, True) is State.LISTEN
-    assert label("backchannel", 1.0, 2.0, State.IGNORE, True) is State.IGNORE
-    assert label("stop", 2.1, 2.0, State.STOP, True) is State.STOP
-    assert label("cough", 2.1, 2.0, State.IGNORE, True) is State.IGNORE
+    assert label("finished", 1.0, 2.0, State.RESPOND, False, "What is the") is State.LISTEN
+    assert label("finished", 2.1, 2.0, State.RESPOND, False, "What is it?") is State.RESPOND
+    assert label("interruption", 1.0, 2.0, State.RESPOND, True, "Wait,") is State.LISTEN
+    assert label("backchannel", 1.0, 2.0, State.IGNORE, True, "Oh") is State.IGNORE
+    assert label("stop", 2.1, 2.0, State.STOP, True, "Stop talking.") is State.STOP
+    assert label("cough", 2.1, 2.0, State.IGNORE, True, "Thank you.") is State.IGNORE
+    # A command counts from its first word; before it ("alright, ...") it is not one yet.
+    assert label("stop", 1.0, 2.0, State.STOP, True, "Stop.") is State.STOP
+    assert label("stop", 1.0, 2.0, State.STOP, True, "Alright,") is State.IGNORE
+    assert label("stop_idle", 1.0, 2.0, State.IGNORE, False, "Stop.") is State.IGNORE
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +140,18 @@ def test_the_packaged_head_reads_turns_as_a_listener_would(shared_reader):
     assert decide("Stop.", True).state is State.STOP
     assert decide("Wait, actually, how far away is the moon?", True).state is State.RESPOND
     assert decide("", True).state is State.IGNORE  # nothing understood: a sound
+
+
+@pytest.mark.real_models
+def test_the_packaged_backbone_is_dequantised_once_and_loads_the_same(tmp_path, monkeypatch):
+    from omnitalk.train.surgery import load_lm, packaged_lm_cache
+
+    monkeypatch.setenv("OMNITALK_CACHE", str(tmp_path))
+    first, first_tokenizer = load_lm("")  # from the GGUF, saved on the way
+    assert (packaged_lm_cache() / "config.json").is_file()
+    assert packaged_lm_cache().parent == tmp_path
+    second, second_tokenizer = load_lm("")  # from the saved copy
+    weights = second.state_dict()
+    assert all(torch.equal(weights[name], tensor) for name, tensor in first.state_dict().items())
+    text = "<|im_start|>user\nWhat is the capital of France"
+    assert first_tokenizer.encode(text).ids == second_tokenizer.encode(text).ids

@@ -56,11 +56,16 @@ class StateHeadConfig:
     threads: int = 2
 
 
-def label(kind: str, pause_time: float, speech_end: float, expected: State,
-          speaking: bool) -> State:
-    """The right decision at a pause, from the episode's timeline."""
+COMMAND_WORDS = ("stop", "enough")
+
+
+def label(kind: str, pause_time: float, speech_end: float, expected: State, speaking: bool,
+          heard: str) -> State:
+    """The right decision at a pause, from the episode's timeline and what had been said."""
     if kind in ("cough", "noise"):
         return State.IGNORE
+    if kind in ("stop", "stop_idle") and any(w in heard.lower() for w in COMMAND_WORDS):
+        return expected  # a command is one from its first word: "stop" of "stop talking"
     if pause_time < speech_end - 0.05:  # more of this utterance follows
         # Over a reply, the start of a backchannel or a command is no reason to stop it.
         return State.LISTEN if not speaking or kind == "interruption" else State.IGNORE
@@ -84,9 +89,11 @@ def spoken_examples(config: StateHeadConfig, progress=None) -> list[dict]:
             heard = listen(episode.audio, vad, asr)
             for pause in heard.pauses:
                 state = label(episode.kind, pause.time, episode.speech_end, episode.expected,
-                              episode.assistant_speaking)
+                              episode.assistant_speaking, pause.text)
                 rows.append({"split": split, "text": pause.text, "label": state.name,
-                             "speaking": episode.assistant_speaking, "source": episode.id})
+                             "speaking": episode.assistant_speaking, "source": episode.id,
+                             "pause": round(pause.time, 3),
+                             "speech_end": round(episode.speech_end, 3)})
             if progress:
                 progress(f"{split} episode {number + 1}/{count}")
     return rows
@@ -117,11 +124,13 @@ def text_examples(seed: int) -> list[dict]:
         cut = open_cut(text, rng)
         if cut:
             add(cut[0], State.LISTEN, False, text)
-    for word in BACKCHANNELS:
-        add(word, State.IGNORE, True, word)
+    for word in BACKCHANNELS:  # as Whisper writes them: capitalised, and as written here
+        for said in (word, word.capitalize()):
+            add(said, State.IGNORE, True, word)
     for command in STOP_COMMANDS:
-        add(command, State.STOP, True, command)
-        add(command, State.IGNORE, False, command)
+        for said in (command, command.capitalize()):
+            add(said, State.STOP, True, command)
+            add(said, State.IGNORE, False, command)
     for opener in INTERRUPTION_OPENERS:
         add(opener, State.LISTEN, True, opener)
     return rows
@@ -143,28 +152,33 @@ def build_examples(config: StateHeadConfig, progress=None) -> list[dict]:
 
 
 def read_features(reader: TextReader, rows: list[dict], out: Path) -> dict[str, torch.Tensor]:
+    """What the frozen backbone reads from each example's transcript (made once), with the
+    example's context and label."""
     from safetensors.torch import load_file, save_file
 
     path = out / FEATURES
-    if path.is_file():
-        features = load_file(str(path))
-        if features["hidden"].shape[0] == len(rows):
-            return features
-    hidden, log_p = reader.read([r["text"] for r in rows])
-    features = {"hidden": hidden.contiguous(), "log_p_end": log_p.contiguous(),
-                "speaking": torch.tensor([r["speaking"] for r in rows]),
-                "label": torch.tensor([State[r["label"]] for r in rows])}
-    save_file(features, str(path))
-    return features
+    read = load_file(str(path)) if path.is_file() else {}
+    if read.get("hidden", torch.zeros(0)).shape[0] != len(rows):
+        hidden, log_p = reader.read([r["text"] for r in rows])
+        read = {"hidden": hidden.contiguous(), "log_p_end": log_p.contiguous()}
+        save_file(read, str(path))
+    return read | {"speaking": torch.tensor([r["speaking"] for r in rows]),
+                   "label": torch.tensor([State[r["label"]] for r in rows])}
 
 
 class _HeadLoss(torch.nn.Module):
-    def __init__(self, head: StateHead) -> None:
+    """Cross-entropy weighted against the states' frequencies: stop commands are a few
+    percent of the pauses, and the one decision that must not be missed over a reply."""
+
+    def __init__(self, head: StateHead, labels: torch.Tensor) -> None:
         super().__init__()
         self.head = head
+        counts = torch.bincount(labels, minlength=len(State)).clamp(min=1).float()
+        self.register_buffer("weights", (counts.sum() / counts / len(State)).sqrt())
 
     def forward(self, hidden, log_p_end, speaking, label) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(self.head(hidden, log_p_end, speaking), label)
+        logits = self.head(hidden, log_p_end, speaking)
+        return torch.nn.functional.cross_entropy(logits, label, weight=self.weights)
 
 
 def accuracy(head: StateHead, features: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -214,7 +228,7 @@ def train_state_head(config: StateHeadConfig, on_step=None, progress=None):
     accelerator = Accelerator(mixed_precision="no", cpu=cpu_processes())
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
-    model, optimizer = accelerator.prepare(_HeadLoss(head), optimizer)
+    model, optimizer = accelerator.prepare(_HeadLoss(head, train["label"]), optimizer)
     accelerator.register_for_checkpointing(schedule)
     report = TrainReport(asdict(config), config.steps, train_examples=count,
                          held_out_examples=len(rows) - count,

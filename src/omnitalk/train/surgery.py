@@ -28,9 +28,50 @@ CTRANSLATE2_TINY_EN = "ctranslate2:"  # the packaged Whisper tiny.en, 384 wide
 TINY = "tiny"  # a random small Llama with SmolLM2's vocabulary, for trying the mechanics
 
 
+def packaged_lm_cache() -> Path:
+    """Where the packaged SmolLM2, dequantised once, is kept for fast loading: named by the
+    GGUF file's size and time, so that another version of the package gets its own copy."""
+    import os
+
+    from omnitalk.engines.packaged import smollm2_gguf_path
+
+    gguf = smollm2_gguf_path()
+    root = Path(os.environ.get("OMNITALK_CACHE") or Path.home() / ".cache" / "omnitalk")
+    return root / f"smollm2-135m-fp32-{gguf.stat().st_size}-{int(gguf.stat().st_mtime)}"
+
+
+def _packaged_lm():
+    """Dequantising the GGUF takes about 25 s here; the saved fp32 copy loads in a second or
+    two, with the same weights."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from omnitalk.engines.packaged import smollm2_gguf_path
+
+    cache = packaged_lm_cache()
+    if not (cache / "config.json").is_file():
+        gguf = smollm2_gguf_path()
+        options = {"gguf_file": gguf.name}
+        lm = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype=torch.float32,
+                                                  **options)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **options)
+        partial = cache.with_name(cache.name + ".partial")
+        # transformers will not save a model it loaded from GGUF; its weights are plain fp32.
+        from safetensors.torch import save_model
+
+        if hasattr(lm.config, "quantization_config"):
+            del lm.config.quantization_config
+        partial.mkdir(parents=True, exist_ok=True)
+        lm.config.save_pretrained(partial)
+        save_model(lm, str(partial / "model.safetensors"))  # the tied head is stored once
+        tokenizer.save_pretrained(partial)
+        partial.replace(cache)  # whole or absent: a kill leaves no half copy to load
+    return (AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32),
+            AutoTokenizer.from_pretrained(str(cache)).backend_tokenizer)
+
+
 def load_lm(spec: str):
     """A causal LM and its `tokenizers.Tokenizer`: a transformers folder, a .gguf file, ""
-    for the packaged SmolLM2-135M, or "tiny"."""
+    for the packaged SmolLM2-135M (kept dequantised in `packaged_lm_cache()`), or "tiny"."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from omnitalk.engines.packaged import smollm2_gguf_path
@@ -43,6 +84,8 @@ def load_lm(spec: str):
     else:
         folder, options = spec, {}
     try:
+        if spec == "":
+            return _packaged_lm()
         tokenizer = AutoTokenizer.from_pretrained(folder, **options).backend_tokenizer
         if spec == TINY:
             config = LlamaConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=256,
