@@ -130,10 +130,12 @@ class TextReader:
             batch[row, longest - len(sequence):] = torch.tensor(sequence)
             mask[row, longest - len(sequence):] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.lm(input_ids=batch, attention_mask=mask, position_ids=positions,
-                      output_hidden_states=True)
-        hidden = out.hidden_states[-1][:, -1].float()
-        log_p = torch.log_softmax(out.logits[:, -1].float(), -1)[:, self.backbone.end_token_id]
+        # The decoder's last (normed) hidden state, and the LM head on the last position only:
+        # the head over every position and every layer's states would be wasted work.
+        hidden = self.lm.get_decoder()(input_ids=batch, attention_mask=mask,
+                                       position_ids=positions).last_hidden_state[:, -1].float()
+        logits = self.lm.get_output_embeddings()(hidden)
+        log_p = torch.log_softmax(logits.float(), -1)[:, self.backbone.end_token_id]
         for text, h, p in zip(texts, hidden, log_p, strict=True):
             self._cache[text] = (h.clone(), float(p))
 
