@@ -135,6 +135,7 @@ class Session:
         self._partial_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-partial")
         self._final_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-final")
         self._reply_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reply")
+        self._policy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="turn-policy")
         # Partials are previews. Sessions that share an ASR engine share these slots, so that
         # under load a preview is skipped rather than delaying anyone's final transcript.
         self._partial_slots = partial_slots or threading.Semaphore(1)
@@ -308,6 +309,7 @@ class Session:
         self._partial_pool.shutdown(wait=True, cancel_futures=True)
         self._final_pool.shutdown(wait=True, cancel_futures=True)
         self._reply_pool.shutdown(wait=True, cancel_futures=True)
+        self._policy_pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------------ frame handling
 
@@ -504,7 +506,10 @@ class Session:
                     self.history.append(ChatMessage("user", text))
             speculative = not reply.committed and reply is self._reply
         if speculative:
-            self._decide_at_pause(reply, text)
+            try:  # beside the reply, which starts on this text at once, not after the decision
+                self._policy_pool.submit(self._decide_at_pause, reply, text)
+            except RuntimeError:  # the session is closing
+                pass
         return text
 
     # ------------------------------------------------------------------- the policy's turns
