@@ -31,7 +31,7 @@ from serving import FakeAssistant
 ENGINE_FLAGS = {"--config", "--llm", "--llm-model", "--llm-url", "--llm-api-key", "--asr-model",
                 "--tts-voice", "--system-prompt", "--responder", "--checkpoint", "--whisper",
                 "--snac", "--omni-precision", "--omni-text", "--silence-ms", "--min-speech-ms",
-                "--vad-threshold"}
+                "--vad-threshold", "--turn-policy", "--state-head"}
 OWN_FLAGS = {
     "latency": {"--fixtures", "--fast", "--rounds", "--plot"} | ENGINE_FLAGS,
     "asr": {"--fixtures", "--repeats", "--config", "--asr-model"},
