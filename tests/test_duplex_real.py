@@ -41,9 +41,13 @@ def conversation(engines):
     feeder.session = session
 
     def say(text: str) -> None:
-        from omnitalk.engines.speak import speak
+        from omnitalk.audio.resample import resample
+        from omnitalk.engines.tts_piper import VoiceStyle
 
-        session.feed(speak(voice, text, lead_in_s=0.2))
+        # Without Piper's sampling noise: the same words sound the same in every run.
+        spoken = list(voice.synthesize(text, VoiceStyle(noise_scale=0.0, noise_w_scale=0.0)))
+        session.feed(silence(0.2))
+        session.feed(resample(np.concatenate(spoken), voice.sample_rate, session.sample_rate))
         session.feed(PAUSE)
 
     yield session, feeder, say

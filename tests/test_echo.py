@@ -298,6 +298,7 @@ class Room:
         self.speaker = np.zeros(0, np.float32)  # written, at 16 kHz, not yet heard
         self.heard = np.zeros(int(self.delay_s * RATE), np.float32)  # the speaker, delayed
         self._lock = threading.Lock()
+        self.closed = threading.Event()  # run_chat has returned
         room = self
 
         class OutputStream:
@@ -351,7 +352,10 @@ class Room:
             if finished_at is not None and not self.speaker.size and fed > finished_at + RATE:
                 break
         _thread.interrupt_main()
-        stream.callback(np.zeros((block, 1), np.float32), block, None, None)  # wake the loop
+        # The Ctrl+C is seen once the loop wakes; a full queue drops a block, so keep waking it
+        # until the chat has returned (under load the loop can lag behind the microphone).
+        while not self.closed.wait(0.01):
+            stream.callback(np.zeros((block, 1), np.float32), block, None, None)
 
 
 def chat_in_the_room(monkeypatch, silero, responder: SpokenReply, echo_cancel: bool):
@@ -371,7 +375,10 @@ def chat_in_the_room(monkeypatch, silero, responder: SpokenReply, echo_cancel: b
     room = Room(question, events)
     monkeypatch.setattr(chat, "_open_devices", lambda: (room, {"default_samplerate": RATE}))
     monkeypatch.setattr(Assistant, "load", classmethod(lambda cls, config: assistant))
-    assert chat.run_chat(AssistantConfig(), echo_cancel=echo_cancel) == 0
+    try:
+        assert chat.run_chat(AssistantConfig(), echo_cancel=echo_cancel) == 0
+    finally:
+        room.closed.set()
     return events
 
 
