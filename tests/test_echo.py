@@ -298,6 +298,7 @@ class Room:
         self.speaker = np.zeros(0, np.float32)  # written, at 16 kHz, not yet heard
         self.heard = np.zeros(int(self.delay_s * RATE), np.float32)  # the speaker, delayed
         self._lock = threading.Lock()
+        self.stop = threading.Event()  # the person presses Ctrl+C
         self.closed = threading.Event()  # run_chat has returned
         room = self
 
@@ -330,8 +331,6 @@ class Room:
         self.OutputStream, self.InputStream = OutputStream, InputStream
 
     def _capture(self, stream) -> None:
-        import _thread
-
         noise = np.random.default_rng(9)
         block, fed, finished_at = stream.blocksize, 0, None
         for _ in range(int(60 * RATE / block)):
@@ -351,9 +350,10 @@ class Room:
                 finished_at = fed
             if finished_at is not None and not self.speaker.size and fed > finished_at + RATE:
                 break
-        _thread.interrupt_main()
-        # The Ctrl+C is seen once the loop wakes; a full queue drops a block, so keep waking it
-        # until the chat has returned (under load the loop can lag behind the microphone).
+        # Ctrl+C, as the chat loop sees it when it next takes a block (not as an asynchronous
+        # interrupt, which could land while a lock is held). A full queue drops a block, so
+        # keep waking the loop until the chat has returned.
+        self.stop.set()
         while not self.closed.wait(0.01):
             stream.callback(np.zeros((block, 1), np.float32), block, None, None)
 
@@ -374,6 +374,14 @@ def chat_in_the_room(monkeypatch, silero, responder: SpokenReply, echo_cancel: b
     question = np.concatenate([fixture_speech("LJ002-0020.wav"), np.zeros(RATE, np.float32)])
     room = Room(question, events)
     monkeypatch.setattr(chat, "_open_devices", lambda: (room, {"default_samplerate": RATE}))
+
+    class CtrlC(chat.StreamResampler):
+        def process(self, chunk, last=False):
+            if room.stop.is_set():
+                raise KeyboardInterrupt
+            return super().process(chunk, last)
+
+    monkeypatch.setattr(chat, "StreamResampler", CtrlC)
     monkeypatch.setattr(Assistant, "load", classmethod(lambda cls, config: assistant))
     try:
         assert chat.run_chat(AssistantConfig(), echo_cancel=echo_cancel) == 0
