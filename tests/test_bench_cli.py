@@ -194,3 +194,15 @@ def test_a_benchmark_ends_stdout_with_its_figures_and_the_machine_as_json(capsys
     assert record["to_first_audio_count"] == len(QUESTIONS)
     assert record["to_first_audio_ms_median"] >= 0
     assert record["machine"] == json.loads(json.dumps(dataclasses.asdict(machine())))
+
+
+def test_eval_duplex_refuses_a_missing_folder_of_recordings(capsys, tmp_path):
+    assert main(["eval", "duplex", "--fixtures", str(tmp_path / "nowhere")]) == 2
+    assert "no folder of real recordings at" in capsys.readouterr().err
+
+
+def test_train_refuses_state_head_flags_on_a_stage(capsys):
+    assert main(["train", "stage1-align", "--episodes", "10"]) == 2
+    assert "--episodes and --seed are for `train state-head`" in capsys.readouterr().err
+    assert main(["train", "state-head", "--steps", "0"]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err

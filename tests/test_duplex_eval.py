@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from omnitalk.agent.replay import FRAME_S, Heard, Outcome, Pause, replay_model, replay_vad
 from omnitalk.cli import main
-from omnitalk.duplex.replay import FRAME_S, Heard, Outcome, Pause, replay_model, replay_vad
 from omnitalk.duplex.states import State
 from omnitalk.eval.duplex import Case, metrics
 

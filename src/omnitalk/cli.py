@@ -279,6 +279,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.config == "state-head":
         return _train_state_head(args)
+    if args.episodes is not None or args.seed is not None:
+        print("omnitalk train: --episodes and --seed are for `train state-head`; a stage takes "
+              "its seed from its TOML file", file=sys.stderr)
+        return 2
     config = load_train_config(args.config)
     for name in ("out_dir", "data", "init", "backbone", "steps", "precision"):
         value = getattr(args, name)
@@ -423,11 +427,14 @@ def cmd_eval_duplex(args: argparse.Namespace) -> int:
         print("omnitalk eval duplex: --episodes must be at least 8 and --sets a list of seen, "
               "unseen and real", file=sys.stderr)
         return 2
-    config = DuplexEvalConfig(episodes=args.episodes, head=args.head or "",
+    if "real" in sets and not args.fixtures.is_dir():
+        print(f"omnitalk eval duplex: no folder of real recordings at {args.fixtures} (give "
+              "--fixtures, or leave real out of --sets)", file=sys.stderr)
+        return 2
+    config = DuplexEvalConfig(episodes=args.episodes, head=str(args.head or ""),
                               smart_turn=not args.no_smart_turn, plot=str(args.plot or ""),
-                              cases=str(args.cases or ""),
-                              sets=sets, **({"fixtures": str(args.fixtures)}
-                                            if args.fixtures else {}))
+                              cases=str(args.cases or ""), sets=sets,
+                              fixtures=str(args.fixtures))
     console = Console(stderr=True)
     with console.status("evaluating...") as status:
         results = run(config, lambda message: status.update(message))
@@ -549,7 +556,7 @@ def _add_eval(verbs: argparse._SubParsersAction) -> None:
                         help="seen (training voice families), unseen (Flite), real "
                         "(recordings); default all")
     duplex.add_argument("--head", type=Path, help="a state head file (default: the packaged)")
-    duplex.add_argument("--fixtures", type=Path,
+    duplex.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES.resolve(),
                         help="folder of real recordings (default ../shared/fixtures/speech)")
     duplex.add_argument("--no-smart-turn", action="store_true",
                         help="leave out the Smart Turn v3.2 peer")

@@ -82,12 +82,18 @@ class ModelPolicy:
         return cls(classifier, config)
 
     def turn_config(self, turn: TurnConfig) -> TurnConfig:
-        return dataclasses.replace(turn, silence_ms=self.config.max_silence_ms,
-                                   min_speech_ms=self.config.min_speech_ms)
+        return model_turn_config(turn, self.config)
 
     def decide(self, text: str, assistant_speaking: bool) -> Decision:
         with self._lock:
             return self.classifier.decide(text, assistant_speaking)
+
+
+def model_turn_config(turn: TurnConfig, config: ModelPolicyConfig) -> TurnConfig:
+    """The VAD detector under the model policy: its silence limit is only the backstop, and
+    short sounds are heard (over a reply, a 150 ms "yeah" must be heard to be ignored)."""
+    return dataclasses.replace(turn, silence_ms=config.max_silence_ms,
+                               min_speech_ms=config.min_speech_ms)
 
 
 def load_policy(name: str, config: ModelPolicyConfig) -> TurnPolicy:

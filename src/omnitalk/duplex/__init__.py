@@ -1,2 +1,2 @@
-"""Full duplex: the turn-taking state head, turn policies replayed over recorded audio, Smart
-Turn as a peer, and the stream formats of OmniFlatten and SyncLLM (docs/duplex.md)."""
+"""Full duplex: the turn-taking state head, Smart Turn as a peer, and the stream formats of
+OmniFlatten and SyncLLM (docs/duplex.md)."""

@@ -243,11 +243,3 @@ def load_head(path: str | Path, backbone: Backbone) -> StateHead:
     except RuntimeError as error:
         raise EngineError(f"{path}: its weights do not fit a {shape} head: {error}") from None
     return head
-
-
-def head_training_facts(path: str | Path) -> dict:
-    """What the head file says about how it was trained (the retraining command, figures)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as file:
-        return json.loads((file.metadata() or {}).get("training", "{}"))

@@ -3,7 +3,7 @@
 Sets: held-out simulated episodes in the training voice families (Piper, espeak-ng) with
 held-out texts; the same kinds in the family no head trained on (Flite); and the real
 recordings of `../shared/fixtures/speech` (each a finished turn, some with pauses inside).
-Every policy sees the same VAD probabilities and the same transcripts (`duplex.replay`).
+Every policy sees the same VAD probabilities and the same transcripts (`agent.replay`).
 
 Metrics (`../shared/specs/duplex.md` section 7; Δ = 160 ms, the decision chunk):
 - turn-taking Acc@K: the turn is taken within K·Δ after the user's speech ends (and within
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnitalk.duplex.replay import (
+from omnitalk.agent.replay import (
     Heard,
     Outcome,
     listen,
@@ -39,7 +39,6 @@ DELTA_S = 0.16
 KS = (1, 5, 10, 25)
 LIMIT_S = 1.5
 EXTRA_TAIL = 24000  # 1.5 s of silence appended to every simulated episode
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "speech"
 
 
 @dataclass
@@ -47,7 +46,7 @@ class DuplexEvalConfig:
     episodes: int = 96  # per set of simulated voices (a multiple of 8: one of each kind)
     seed: int = 1000  # episodes differ from training's seeds 0 and 1
     head: str = ""  # "" : the packaged state head
-    fixtures: str = str(FIXTURES)
+    fixtures: str = ""  # a folder of real recordings, each one finished turn
     smart_turn: bool = True
     plot: str = ""  # a PNG of endpoint delay against premature-end rate
     cases: str = ""  # a JSONL file: every episode, its transcripts and each policy's decisions
@@ -87,8 +86,8 @@ def simulated_cases(voices: list[str], count: int, seed: int, vad, asr,
 
 def real_cases(folder: Path, vad, asr, progress: Callable[[str], None]) -> list[Case]:
     """Each recording as one finished turn; its speech ends at the VAD's last speech frame."""
+    from omnitalk.agent.replay import FRAME_S
     from omnitalk.audio.io import load_audio
-    from omnitalk.duplex.replay import FRAME_S
 
     cases = []
     for path in sorted(p for p in folder.glob("*") if p.suffix in (".flac", ".wav", ".mp3")):
@@ -282,7 +281,7 @@ def run(config: DuplexEvalConfig, progress: Callable[[str], None]) -> dict:
     if "unseen" in config.sets:
         sets["unseen voices (flite)"] = simulated_cases(UNSEEN_VOICES, config.episodes,
                                                         config.seed + 1, vad, asr, progress)
-    if "real" in config.sets and Path(config.fixtures).is_dir():
+    if "real" in config.sets:
         sets["real recordings"] = real_cases(Path(config.fixtures), vad, asr, progress)
     asr_ms = [1000 * p.asr_s for cases in sets.values() for c in cases for p in c.heard.pauses]
     results: dict = {"sets": {}, "smart_turn": smart_turn_note or "available"}

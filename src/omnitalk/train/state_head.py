@@ -73,8 +73,8 @@ def label(kind: str, pause_time: float, speech_end: float, expected: State, spea
 
 
 def spoken_examples(config: StateHeadConfig, progress=None) -> list[dict]:
+    from omnitalk.agent.replay import listen
     from omnitalk.data.turn_sim import TRAINING_VOICES, complete_utterances, episodes, held_out
-    from omnitalk.duplex.replay import listen
     from omnitalk.engines.asr_faster_whisper import FasterWhisperASR
     from omnitalk.engines.vad_silero import SileroVAD
 
@@ -254,7 +254,6 @@ def train_state_head(config: StateHeadConfig, on_step=None, progress=None):
             save_state(accelerator, out, report, step)
         if on_step:
             on_step(step, config.steps, row, evaluation)
-    report.tokens_per_second = 0.0
     final = out / "state-head.safetensors"
     last = report.evaluations[-1] if report.evaluations else {}
     save_head(head, reader.backbone, final, {

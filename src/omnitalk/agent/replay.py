@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from omnitalk.agent.turn_policy import ModelPolicyConfig, model_turn_config
 from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.duplex.states import State
 
@@ -58,9 +59,8 @@ class Heard:
     pauses: list[Pause]
 
 
-# The model policy listens to short sounds too: over a reply, a 150 ms "yeah" must be heard to
-# be ignored, and it cannot be a false barge-in when only the head can cancel.
-MODEL_TURN = TurnConfig(min_speech_ms=150, silence_ms=1500, barge_in_ms=0)
+MODEL_POLICY = ModelPolicyConfig()
+MODEL_TURN = model_turn_config(TurnConfig(), MODEL_POLICY)  # as the session runs it
 
 
 def listen(audio: np.ndarray, vad, asr, turn: TurnConfig = MODEL_TURN) -> Heard:
@@ -93,6 +93,12 @@ def _resumes_before(probabilities: np.ndarray, after: float, until: float,
     return bool((probabilities[first:last] >= threshold).any())
 
 
+def _said_something(heard: Heard, until: float) -> bool:
+    """Whether the last transcript before `until` has words: the session answers only then."""
+    said = [q.text for q in heard.pauses if q.time <= until]
+    return bool(said and said[-1].strip())
+
+
 def replay_vad(heard: Heard, speaking: bool, silence_ms: int) -> Outcome:
     detector = TurnDetector(TurnConfig(silence_ms=silence_ms), FRAME_S)
     outcome = Outcome()
@@ -103,15 +109,14 @@ def replay_vad(heard: Heard, speaking: bool, silence_ms: int) -> Outcome:
                 outcome.cancelled_at = now
                 outcome.decisions.append((now, "barge-in"))
             elif signal is Signal.ENDED and outcome.ended_at is None:
-                said = [q.text for q in heard.pauses if q.time <= now]
-                # The session answers a turn only if something intelligible was said.
-                outcome.answered = bool(said and said[-1].strip())
+                outcome.answered = _said_something(heard, now)
                 outcome.ended_at = now if outcome.answered else None
                 outcome.decisions.append((now, "end of turn" if outcome.answered else "empty"))
     return outcome
 
 
-def replay_model(heard: Heard, speaking: bool, decide, hard_silence_ms: int = 1500,
+def replay_model(heard: Heard, speaking: bool, decide,
+                 hard_silence_ms: int = MODEL_POLICY.max_silence_ms,
                  threshold: float = MODEL_TURN.threshold) -> Outcome:
     """`decide(text, speaking) -> (State, seconds it took)`."""
     outcome = Outcome()
@@ -172,8 +177,7 @@ def replay_smart_turn(heard: Heard, audio: np.ndarray, speaking: bool, complete,
                 detector.end()
                 ended, now = True, at
         if ended and outcome.ended_at is None:
-            said = [q.text for q in heard.pauses if q.time <= now]
-            outcome.answered = bool(said and said[-1].strip())
+            outcome.answered = _said_something(heard, now)
             outcome.ended_at = now if outcome.answered else None
             break
     return outcome
