@@ -201,8 +201,12 @@ def test_eval_duplex_refuses_a_missing_folder_of_recordings(capsys, tmp_path):
     assert "no folder of real recordings at" in capsys.readouterr().err
 
 
-def test_train_refuses_state_head_flags_on_a_stage(capsys):
+def test_train_refuses_state_head_flags_on_a_stage_and_stage_flags_on_the_head(capsys):
     assert main(["train", "stage1-align", "--episodes", "10"]) == 2
-    assert "--episodes and --seed are for `train state-head`" in capsys.readouterr().err
+    assert "--episodes, --seed and --reader-precision are for `train state-head`" \
+        in capsys.readouterr().err
+    assert main(["train", "stage1-align", "--reader-precision", "int8"]) == 2
     assert main(["train", "state-head", "--steps", "0"]) == 2
     assert "--steps must be at least 1" in capsys.readouterr().err
+    assert main(["train", "state-head", "--precision", "bf16"]) == 2
+    assert "--precision is for a talker stage" in capsys.readouterr().err

@@ -72,16 +72,62 @@ def test_labels_follow_the_timeline():
     assert label("stop_idle", 1.0, 2.0, State.IGNORE, False, "Stop.") is State.IGNORE
 
 
+def test_a_head_read_in_one_precision_is_refused_by_a_reader_in_another(tmp_path):
+    path = tmp_path / "head.safetensors"
+    save_head(StateHead(HeadShape(SMOLLM2.hidden_size, 8)), SMOLLM2, path)  # fp32
+    with pytest.raises(EngineError, match=r"precision fp32 \(this backbone: int8\)"):
+        load_head(path, Backbone("", 576, 49152, 2, "int8"))
+    with pytest.raises(EngineError, match="fp32 or int8, not 'int4'"):
+        TextReader(None, None, "", "int4")
+
+
 @pytest.fixture(scope="module")
-def reader():
-    return TextReader.load("")
+def readers():
+    """The packaged backbone, loaded once, read in each precision (int8 quantises a copy)."""
+    fp32 = TextReader.load("", "fp32")
+    return {"fp32": fp32, "int8": TextReader(fp32.lm, fp32.tokenizer, "", "int8")}
 
 
 @pytest.fixture
-def shared_reader(reader, monkeypatch):
-    """Every run reads with the one loaded backbone (loading takes seconds)."""
-    monkeypatch.setattr(TextReader, "load", classmethod(lambda cls, backbone="": reader))
-    return reader
+def shared_reader(readers, monkeypatch):
+    """Every run reads with the one loaded backbone (loading takes seconds); the packaged
+    head's precision."""
+    monkeypatch.setattr(TextReader, "load", classmethod(
+        lambda cls, backbone="", precision="fp32": readers[precision]))
+    return readers[StateHeadConfig().precision]
+
+
+@pytest.mark.real_models
+def test_the_int8_reader_reads_a_transcript_alone_as_among_others(readers):
+    from torch import nn
+
+    int8, fp32 = readers["int8"], readers["fp32"]
+    text = "What is the capital of France"
+    alone = int8.read([text])
+    int8._cache.clear()
+    among = int8.read(["Stop.", text, "so um I was wondering whether you could tell me about"])
+    assert torch.equal(among[0][1], alone[0][0]) and float(among[1][1]) == float(alone[1][0])
+    # Quantised, yet near fp32's reading: the outlier-carrying MLP output projections are not.
+    reference = fp32.read([text])[0][0]
+    assert torch.nn.functional.cosine_similarity(alone[0][0], reference, 0) > 0.9
+    kinds = {name.rsplit(".", 1)[-1]: type(m) for name, m in int8.lm.named_modules()}
+    assert kinds["down_proj"] is nn.Linear and kinds["q_proj"] is not nn.Linear
+
+
+@pytest.mark.real_models
+def test_a_classifier_reads_in_the_precision_its_head_was_trained_in(readers, tmp_path,
+                                                                       monkeypatch):
+    asked = []
+
+    def load(cls, backbone="", precision="fp32"):
+        asked.append(precision)
+        return readers[precision]
+
+    monkeypatch.setattr(TextReader, "load", classmethod(load))
+    path = tmp_path / "head.safetensors"
+    save_head(StateHead(HeadShape(576, 8)), readers["int8"].backbone, path)
+    classifier = StateClassifier.load(path)
+    assert asked == ["int8"] and classifier.reader is readers["int8"]
 
 
 def tiny_config(out, **overrides) -> StateHeadConfig:
@@ -115,7 +161,7 @@ def test_a_killed_run_resumes_to_the_same_weights(shared_reader, tmp_path):
 
     killed = tmp_path / "killed"
     killed.mkdir()
-    for name in ("examples.jsonl", "features.safetensors"):
+    for name in ("examples.jsonl", f"features-{StateHeadConfig().precision}.safetensors"):
         shutil.copy(tmp_path / "whole" / name, killed / name)
     with pytest.raises(Killed):
         train_state_head(tiny_config(killed), on_step=kill_at_25)

@@ -279,9 +279,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.config == "state-head":
         return _train_state_head(args)
-    if args.episodes is not None or args.seed is not None:
-        print("omnitalk train: --episodes and --seed are for `train state-head`; a stage takes "
-              "its seed from its TOML file", file=sys.stderr)
+    if args.episodes is not None or args.seed is not None or args.reader_precision is not None:
+        print("omnitalk train: --episodes, --seed and --reader-precision are for `train "
+              "state-head`; a stage takes its seed from its TOML file", file=sys.stderr)
         return 2
     config = load_train_config(args.config)
     for name in ("out_dir", "data", "init", "backbone", "steps", "precision"):
@@ -397,7 +397,14 @@ def _train_state_head(args: argparse.Namespace) -> int:
     from omnitalk.train.run import train_state_head_with_progress
     from omnitalk.train.state_head import StateHeadConfig
 
+    stage_only = [flag for flag in ("data", "init", "precision") if getattr(args, flag) is not None]
+    if stage_only:
+        print(f"omnitalk train state-head: --{stage_only[0]} is for a talker stage (the head's "
+              "backbone precision is --reader-precision)", file=sys.stderr)
+        return 2
     config = StateHeadConfig()
+    if args.reader_precision is not None:
+        config.precision = args.reader_precision
     for name in ("out_dir", "backbone", "steps", "episodes", "seed"):
         value = getattr(args, name)
         if value is not None:
@@ -648,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--episodes", type=int,
                        help="state-head: spoken episodes to make examples from (default 560)")
     train.add_argument("--seed", type=int, help="state-head: the seed of episodes and batches")
+    train.add_argument("--reader-precision", choices=["fp32", "int8"],
+                       help="state-head: what the frozen backbone computes in, in training and "
+                       "at run time (default fp32; int8 decides faster and a little worse)")
     train.set_defaults(run=cmd_train)
 
     export = verbs.add_parser(

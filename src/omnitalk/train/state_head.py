@@ -7,7 +7,7 @@
    else the episode's decision; noise and coughs are always ignore). Cheap text examples are
    added from the same training texts: complete -> respond, cut open -> listen, backchannels
    and stop commands over a reply -> ignore / stop.
-2. The frozen backbone reads every transcript once (`features.safetensors`).
+2. The frozen backbone reads every transcript once (`features-<precision>.safetensors`).
 3. The head trains on those features with the trainer's machinery: accelerate, AdamW with
    warm-up and cosine decay, seeded batches that are a function of the step, whole-state
    checkpoints (a killed run resumes to the same weights), a loss plot, held-out accuracy.
@@ -34,7 +34,7 @@ from omnitalk.duplex.state_head import (
     save_head,
 )
 
-EXAMPLES, FEATURES = "examples.jsonl", "features.safetensors"
+EXAMPLES = "examples.jsonl"
 
 
 @dataclass
@@ -42,6 +42,9 @@ class StateHeadConfig:
     name: str = "state-head"
     out_dir: str = "out/train/state-head"
     backbone: str = ""  # "" : the packaged SmolLM2-135M (frozen)
+    # The backbone's, in training and at run time: fp32, or int8 (faster, a little less
+    # accurate: docs/duplex.md). The packaged head is fp32.
+    precision: str = "fp32"
     episodes: int = 560  # spoken episodes (training and held-out texts together)
     text_examples: bool = True
     steps: int = 600
@@ -156,7 +159,7 @@ def read_features(reader: TextReader, rows: list[dict], out: Path) -> dict[str, 
     example's context and label."""
     from safetensors.torch import load_file, save_file
 
-    path = out / FEATURES
+    path = out / f"features-{reader.backbone.precision}.safetensors"
     read = load_file(str(path)) if path.is_file() else {}
     if read.get("hidden", torch.zeros(0)).shape[0] != len(rows):
         hidden, log_p = reader.read([r["text"] for r in rows])
@@ -215,7 +218,7 @@ def train_state_head(config: StateHeadConfig, on_step=None, progress=None):
     rows = build_examples(config, progress)
     if progress:
         progress(f"reading {len(rows)} transcripts with the frozen backbone")
-    reader = TextReader.load(config.backbone)
+    reader = TextReader.load(config.backbone, config.precision)
     features = read_features(reader, rows, out)
     is_train = torch.tensor([r["split"] == "train" for r in rows])
     train = {k: v[is_train] for k, v in features.items()}
