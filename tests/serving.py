@@ -27,12 +27,16 @@ class FakeAssistant(Assistant):
 
     @classmethod
     def build(cls, reply: str = "Sure. Here is a short answer.", transcript: str = "hello there",
-              llm: ScriptedLLM | None = None, policy=None) -> FakeAssistant:
+              llm: ScriptedLLM | None = None, policy=None,
+              model_policy=None) -> FakeAssistant:
+        """`policy`: the server's turn policy; `model_policy`: the one `semantic_vad` gets."""
         responder = CascadeResponder(llm or ScriptedLLM(reply), SilentTTS())
         assistant = cls(AssistantConfig(), EnergyVAD(), ScriptedASR(transcript), responder,
                         responder.tts, {})
         if policy is not None:
             assistant.policy = policy
+        if model_policy is not None:
+            assistant._model_policy, assistant._model_policy_tried = model_policy, True
         return assistant
 
 

@@ -254,3 +254,76 @@ def test_a_realtime_session_starts_from_the_servers_own_turn_settings():
     # What answers, and its default system prompt, come from the assistant's responder.
     assert created["session"]["model"] == "omnitalk-cascade"
     assert created["session"]["instructions"] == "Speak softly."
+
+
+def semantic_session(eagerness: str) -> dict:
+    return {"type": "realtime", "audio": {"input": {
+        "format": {"type": "audio/pcm", "rate": 16000},
+        "turn_detection": {"type": "semantic_vad", "eagerness": eagerness},
+    }}}
+
+
+def test_semantic_vad_lets_the_state_head_end_the_turn_at_the_sessions_eagerness():
+    from omnitalk.agent.turn_policy import ModelPolicy, ModelPolicyConfig
+    from test_turn_policy import ScriptedHead
+
+    head = ScriptedHead()
+    assistant = FakeAssistant.build(transcript="What is the capital of France?",
+                                    model_policy=ModelPolicy(head, ModelPolicyConfig()))
+    with running_server(lambda: assistant) as base, realtime(base) as client:
+        session = configure(client, semantic_session("low"))
+        detection = session["audio"]["input"]["turn_detection"]
+        assert detection["type"] == "semantic_vad" and detection["eagerness"] == "low"
+        # Two seconds of silence after the speech: less than eagerness low's backstop under
+        # the head (3 s), so only the head can end the turn.
+        append(client, np.concatenate([silence(0.3), tone(1.0), silence(2.0)]))
+        events = client.until("response.done")
+        decisions = [e for e in events if e["type"] == "omnitalk.turn.decision"]
+        assert [d["state"] for d in decisions] == ["respond"]
+        assert decisions[0]["transcript"] == "What is the capital of France?"
+        assert head.thresholds == [0.8]  # eagerness low: the head must be surer
+        assert events[-1]["response"]["status"] == "completed"
+        # Back to server_vad: the server's own policy (silence) decides again.
+        configure(client)
+        append(client, np.concatenate([tone(1.0), silence(1.0)]))
+        events = client.until("response.done")
+    assert not [e for e in events if e["type"] == "omnitalk.turn.decision"]
+    assert len(head.asked) == 1
+
+
+def test_semantic_vad_without_a_head_falls_back_to_silence_by_eagerness():
+    assistant = FakeAssistant.build()
+    assistant._model_policy_tried = True  # as after a head that failed to load
+    with running_server(lambda: assistant) as base, realtime(base) as client:
+        session = configure(client, semantic_session("high"))
+        assert session["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        # 450 ms of silence: enough for eagerness high (300 ms), not for the default 500 ms.
+        append(client, np.concatenate([silence(0.3), tone(1.0), silence(0.45)]))
+        events = client.until("response.done")
+    assert "input_audio_buffer.speech_stopped" in types(events)
+    assert not [e for e in events if e["type"] == "omnitalk.turn.decision"]
+
+
+def test_the_official_openai_client_reads_the_semantic_vad_session():
+    import asyncio
+
+    from openai import AsyncOpenAI
+
+    from omnitalk.agent.turn_policy import ModelPolicy, ModelPolicyConfig
+    from test_turn_policy import ScriptedHead
+
+    assistant = FakeAssistant.build(model_policy=ModelPolicy(ScriptedHead(), ModelPolicyConfig()))
+
+    async def updated(base: str):
+        client = AsyncOpenAI(api_key="unused", websocket_base_url=ws_url(base, "/v1"))
+        async with client.realtime.connect(model="omnitalk") as connection:
+            async with asyncio.timeout(WAIT):
+                assert (await connection.recv()).type == "session.created"
+                await connection.session.update(session=semantic_session("high"))
+                return await connection.recv()
+
+    with running_server(lambda: assistant) as base:
+        event = asyncio.run(updated(base))
+    assert event.type == "session.updated"
+    detection = event.session.audio.input.turn_detection
+    assert (detection.type, detection.eagerness) == ("semantic_vad", "high")

@@ -25,9 +25,12 @@ class ScriptedHead:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, bool]] = []
+        self.thresholds: list[float | None] = []
 
-    def decide(self, text: str, assistant_speaking: bool) -> Decision:
+    def decide(self, text: str, assistant_speaking: bool,
+               respond_threshold: float | None = None) -> Decision:
         self.asked.append((text, assistant_speaking))
+        self.thresholds.append(respond_threshold)
         if text in ("mm-hm", "yeah"):
             state = State.IGNORE if assistant_speaking else State.RESPOND
         elif text == "stop":
@@ -195,7 +198,7 @@ def test_a_head_that_cannot_load_falls_back_to_vad_with_the_reason(tmp_path, cap
 def test_a_head_that_fails_mid_conversation_leaves_the_turn_to_the_silence_limit(caplog):
     session, feeder, _, head = make_session()
 
-    def broken(text, assistant_speaking):
+    def broken(text, assistant_speaking, respond_threshold=None):
         raise RuntimeError("the head fell over")
 
     head.decide = broken

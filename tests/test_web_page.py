@@ -79,7 +79,10 @@ def test_the_page_hears_a_spoken_question_and_plays_the_spoken_reply(
             page.click("#start-stop")
 
             user = page.locator("#transcript .bubble.user:not(.partial)").first
-            expect(user).to_contain_text("France", ignore_case=True, timeout=REPLY_TIMEOUT_MS)
+            # Whisper tiny.en sometimes hears the browser's copy of "France" as "friends":
+            # the words before it are what the page must have carried.
+            expect(user).to_contain_text("capital of", ignore_case=True,
+                                         timeout=REPLY_TIMEOUT_MS)
             # The reply is over once reply_done has come and the speaker has played and gone
             # quiet. (Under load reply_done can come before the playback worklet has started
             # on the queued audio, and the page shows "listening" for that moment.)

@@ -21,6 +21,7 @@ from omnitalk.agent.responders.cascade import CascadeConfig
 from omnitalk.agent.session import Session, SessionConfig
 from omnitalk.agent.turn_policy import (
     POLICIES,
+    ModelPolicy,
     ModelPolicyConfig,
     TurnPolicy,
     VadPolicy,
@@ -78,6 +79,23 @@ class Assistant:
     policy: TurnPolicy = field(default_factory=VadPolicy)
     # One partial transcription at a time across sessions: finals keep the ASR's other worker.
     partial_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    # The state head for sessions that ask for it (Realtime `semantic_vad`) under a vad
+    # server: loaded on the first request; None once it failed to load.
+    _model_policy: ModelPolicy | None = field(default=None, repr=False)
+    _model_policy_tried: bool = field(default=False, repr=False)
+    _model_policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def model_policy(self) -> ModelPolicy | None:
+        """The `model` turn policy (blocking: the first call may load the head for seconds);
+        None, with the reason logged once, if it cannot be loaded."""
+        if isinstance(self.policy, ModelPolicy):
+            return self.policy
+        with self._model_policy_lock:
+            if not self._model_policy_tried:
+                self._model_policy_tried = True
+                loaded = load_policy("model", self.config.turn_model)
+                self._model_policy = loaded if isinstance(loaded, ModelPolicy) else None
+            return self._model_policy
 
     @classmethod
     def load(cls, config: AssistantConfig | None = None, warm_up: bool = True) -> Assistant:

@@ -176,10 +176,13 @@ class Session:
             self._dismissed = False  # the policy judged the open turn not worth an answer
             self._judging = 0  # pauses over a reply being judged
 
-    def reconfigure(self, config: SessionConfig) -> None:
-        """Change turn-taking and padding mid-conversation (takes effect at the next frame)."""
+    def reconfigure(self, config: SessionConfig, policy: TurnPolicy | None = None) -> None:
+        """Change turn-taking, padding and (if given) the turn policy mid-conversation; takes
+        effect at the next frame."""
         with self._lock:
             self.config = config
+            if policy is not None:
+                self.policy = policy
             self._detector.config = self.policy.turn_config(config.turn)
             pad_frames = max(1, round(config.speech_pad_ms / 1000 / self._frame_seconds))
             self._preroll = deque(self._preroll, maxlen=pad_frames)

@@ -68,25 +68,32 @@ class ModelPolicy:
     name = "model"
     judges_interruptions = True
 
-    def __init__(self, classifier, config: ModelPolicyConfig) -> None:
+    def __init__(self, classifier, config: ModelPolicyConfig,
+                 lock: threading.Lock | None = None) -> None:
         self.classifier = classifier
         self.config = config
-        self._lock = threading.Lock()  # one decision at a time: the reader's cache is shared
+        # One decision at a time: the reader's cache is shared (by tuned copies too).
+        self._lock = lock or threading.Lock()
 
     @classmethod
     def load(cls, config: ModelPolicyConfig) -> ModelPolicy:
-        from omnitalk.duplex.state_head import ClassifierConfig, StateClassifier
+        from omnitalk.duplex.state_head import StateClassifier
 
-        classifier = StateClassifier.load(config.head, config.backbone,
-                                          ClassifierConfig(config.respond_threshold))
-        return cls(classifier, config)
+        return cls(StateClassifier.load(config.head, config.backbone), config)
+
+    def tuned(self, respond_threshold: float, max_silence_ms: int) -> ModelPolicy:
+        """The same head with other settings (one Realtime session's eagerness)."""
+        config = dataclasses.replace(self.config, respond_threshold=respond_threshold,
+                                     max_silence_ms=max_silence_ms)
+        return ModelPolicy(self.classifier, config, self._lock)
 
     def turn_config(self, turn: TurnConfig) -> TurnConfig:
         return model_turn_config(turn, self.config)
 
     def decide(self, text: str, assistant_speaking: bool) -> Decision:
         with self._lock:
-            return self.classifier.decide(text, assistant_speaking)
+            return self.classifier.decide(text, assistant_speaking,
+                                          self.config.respond_threshold)
 
 
 def model_turn_config(turn: TurnConfig, config: ModelPolicyConfig) -> TurnConfig:

@@ -218,11 +218,15 @@ class StateClassifier:
         logits = self.head(hidden, log_p, torch.tensor(speaking))
         return torch.softmax(logits, -1).numpy()
 
-    def decide(self, text: str, assistant_speaking: bool) -> Decision:
+    def decide(self, text: str, assistant_speaking: bool,
+               respond_threshold: float | None = None) -> Decision:
+        """`respond_threshold`: None takes the classifier's own."""
         if not text.strip():  # nothing was understood: a sound, not words
             return Decision(State.IGNORE, {})
         p = self.probabilities([text], [assistant_speaking])[0]
-        return Decision(decide_state(p, self.config.respond_threshold),
+        if respond_threshold is None:
+            respond_threshold = self.config.respond_threshold
+        return Decision(decide_state(p, respond_threshold),
                         {s.name.lower(): round(float(p[s]), 4) for s in State})
 
 

@@ -226,7 +226,8 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
                 interrupt_response=session.turn.barge_in_ms > 0,
             )
             return RealtimeProtocol(live, send_json, settings, beta=beta,
-                                    max_message_bytes=config.max_message_bytes)
+                                    max_message_bytes=config.max_message_bytes,
+                                    model_policy=server.assistant.model_policy)
 
         await _converse(server, websocket, protocol, reject)
 

@@ -27,10 +27,16 @@ import numpy as np
 
 from omnitalk.agent import events as ev
 from omnitalk.agent.session import ReplyInProgress
+from omnitalk.agent.turn_policy import ModelPolicy, TurnPolicy
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
 from omnitalk.audio.resample import StreamResampler
 from omnitalk.server.live import LiveSession, ReplyAudioOut
-from omnitalk.server.realtime_settings import RealtimeSettings, object_field, read_session_update
+from omnitalk.server.realtime_settings import (
+    EAGERNESS_MODEL,
+    RealtimeSettings,
+    object_field,
+    read_session_update,
+)
 from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError, parse_message
 
 Send = Callable[[dict], Awaitable[None]]
@@ -62,6 +68,7 @@ class RealtimeProtocol:
         settings: RealtimeSettings,
         beta: bool = False,
         max_message_bytes: int = 1 << 20,
+        model_policy: Callable[[], ModelPolicy | None] | None = None,
     ) -> None:
         self.live = live
         self.session = live.session
@@ -83,6 +90,10 @@ class RealtimeProtocol:
         self._barge_in_ms = live.session.config.turn.barge_in_ms or 32
         self._last_item_id: str | None = None
         self._response: _Response | None = None
+        # `semantic_vad` asks for the state head (blocking the first time: it loads); any
+        # other turn detection keeps the server's own policy.
+        self._model_policy = model_policy
+        self._server_policy = live.session.policy
         self._apply_to_session()
 
     # ------------------------------------------------------------------------ sending
@@ -151,17 +162,26 @@ class RealtimeProtocol:
         read_session_update(update, settings)
         switched_mode = settings.server_vad != self.settings.server_vad
         rate_changed = settings.input_rate != self.settings.input_rate
+        policy = await self._policy_for(settings)
         self.settings = settings
         if switched_mode:
             self._drop_input()
         if rate_changed:
             self._resampler = StreamResampler(settings.input_rate, self.session.sample_rate)
-        self._apply_to_session()
+        self._apply_to_session(policy)
         self.configured = True
         self.live.note({"type": "session.update", "session": self._session_object()})
         await self._emit("session.updated", session=self._session_object())
 
-    def _apply_to_session(self) -> None:
+    async def _policy_for(self, settings: RealtimeSettings) -> TurnPolicy:
+        if not (settings.server_vad and settings.semantic_vad) or self._model_policy is None:
+            return self._server_policy
+        model = await asyncio.to_thread(self._model_policy)
+        if model is None:  # no head (the reason is logged): eagerness picks the silence
+            return self._server_policy
+        return model.tuned(*EAGERNESS_MODEL[settings.eagerness])
+
+    def _apply_to_session(self, policy: TurnPolicy | None = None) -> None:
         s = self.settings
         config = dataclasses.replace(
             self.session.config,
@@ -173,7 +193,7 @@ class RealtimeProtocol:
                 barge_in_ms=self._barge_in_ms if s.interrupt_response else 0,
             ),
         )
-        self.session.reconfigure(config)
+        self.session.reconfigure(config, policy)
         self.session.instructions = s.instructions or None
 
     async def _append(self, message: dict) -> None:
@@ -527,7 +547,10 @@ class RealtimeProtocol:
     def _session_object(self) -> dict:
         s = self.settings
         detection = None
-        if s.server_vad:
+        if s.server_vad and s.semantic_vad:
+            detection = {"type": "semantic_vad", "eagerness": s.eagerness,
+                         "create_response": True, "interrupt_response": s.interrupt_response}
+        elif s.server_vad:
             detection = {
                 "type": "server_vad", "threshold": s.threshold,
                 "prefix_padding_ms": s.prefix_padding_ms,

@@ -12,7 +12,12 @@ from typing import Any
 from omnitalk.server.wire import MAX_INSTRUCTIONS, ProtocolError
 
 SUPPORTED_RATES = range(8000, 48001)
-# Semantic VAD has no model here; its eagerness picks how long a silence ends the turn.
+# `semantic_vad` is answered by the duplex state head (turn policy `model`); its eagerness sets
+# the head's respond threshold and the silence backstop. The thresholds are points of the
+# `eval duplex` sweep (docs/duplex.md): 0.8 ended 9 % of turns early, 0.5 14 %, 0.35 15 %,
+# each a few ms sooner. Without a head, eagerness picks how long a silence ends the turn.
+EAGERNESS_MODEL = {"low": (0.8, 3000), "medium": (0.5, 1500), "auto": (0.5, 1500),
+                   "high": (0.35, 800)}
 EAGERNESS_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
 
 
@@ -25,6 +30,8 @@ class RealtimeSettings:
     input_rate: int = 24000
     output_rate: int = 24000
     server_vad: bool = True
+    semantic_vad: bool = False  # the server VAD's turn ends are decided by the state head
+    eagerness: str = "auto"  # semantic_vad's
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
@@ -110,11 +117,13 @@ def _read_turn_detection(detection: Any, settings: RealtimeSettings) -> None:
     if not isinstance(detection, dict):
         raise ProtocolError("invalid_value", "`turn_detection` must be an object or null", where)
     kind = detection.get("type", "server_vad")
+    settings.semantic_vad = kind == "semantic_vad"
     if kind == "semantic_vad":
         eagerness = detection.get("eagerness", "auto")
         if not isinstance(eagerness, str) or eagerness not in EAGERNESS_SILENCE_MS:
             raise ProtocolError("invalid_value", "`eagerness` must be low, medium, high or auto",
                                 f"{where}.eagerness")
+        settings.eagerness = eagerness
         settings.silence_duration_ms = EAGERNESS_SILENCE_MS[eagerness]
     elif kind != "server_vad":
         raise ProtocolError("unsupported_turn_detection",
