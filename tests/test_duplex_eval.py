@@ -40,6 +40,9 @@ def test_the_model_decides_when_its_transcript_and_head_are_done():
     assert stop.cancelled_at is not None and not stop.answered and stop.ended_at is None
     ignore = replay_model(heard, True, lambda text, speaking: (State.IGNORE, 0.08))
     assert ignore.cancelled_at is None and not ignore.answered
+    # Unfinished speech over a reply that goes no further: the reply plays on.
+    listen = replay_model(heard, True, lambda text, speaking: (State.LISTEN, 0.08))
+    assert listen.cancelled_at is None and listen.ended_at is None and not listen.answered
 
 
 def test_a_decision_the_user_speaks_over_is_void_and_listen_waits_for_the_backstop():

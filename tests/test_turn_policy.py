@@ -138,6 +138,40 @@ def test_a_backchannel_over_a_reply_leaves_it_playing_and_is_not_announced():
     session.close()
 
 
+def test_unfinished_speech_over_a_reply_that_goes_no_further_leaves_it_playing():
+    session, feeder, asr, _ = make_session(max_silence_ms=1000)
+    play_a_reply(session, feeder)
+    asr.text = "and make a chain"  # an "mm-hm" the ASR misheard: the head reads it unfinished
+    session.feed(tone(0.3))
+    session.feed(silence(0.064))
+    assert wait_for_nth(feeder, ev.TurnDecision, 2)[1].state == "listen"
+    session.feed(silence(1.1))  # past the silence limit: no more came
+    assert session.is_speaking and of(feeder, ev.ReplyCancelled) == []
+    assert len(of(feeder, ev.SpeechStarted)) == 1 and len(of(feeder, ev.ReplyStarted)) == 1
+    feeder.feed_silence_until(lambda _: not session.is_speaking, 10.0)
+    assert of(feeder, ev.ReplyCancelled) == [] and len(of(feeder, ev.ReplyStarted)) == 1
+    assert [m.content for m in session.history] == ["What is the capital of France?", REPLY]
+    session.close()
+
+
+def test_unfinished_speech_over_a_reply_that_goes_on_to_a_question_interrupts_it():
+    session, feeder, asr, _ = make_session(max_silence_ms=1000)
+    play_a_reply(session, feeder)
+    asr.text = "Wait, what about"
+    session.feed(tone(0.4))
+    session.feed(silence(0.064))
+    assert wait_for_nth(feeder, ev.TurnDecision, 2)[1].state == "listen"
+    session.feed(silence(0.3))
+    asr.text = "Wait, what about Spain?"
+    session.feed(tone(0.4))
+    session.feed(silence(0.064))
+    [cancelled] = wait_for(feeder, ev.ReplyCancelled)
+    assert cancelled.reason == "interrupted"
+    wait_for_nth(feeder, ev.ReplyDone, 2)
+    assert [e.text for e in of(feeder, ev.TranscriptFinal)][-1] == "Wait, what about Spain?"
+    session.close()
+
+
 def test_stop_over_a_reply_cancels_it_and_starts_no_new_one():
     session, feeder, asr, _ = make_session()
     play_a_reply(session, feeder)

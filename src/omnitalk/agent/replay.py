@@ -8,8 +8,8 @@ The session decides at VAD events; so does this replay, with the same `TurnDetec
   (`omnitalk.duplex.state_head`). The decision lands when both are done: the pause time plus
   the measured transcription and head time. A pause the user ends by speaking again before
   that voids it, as the session cancels its speculative reply. A hard silence limit is the
-  backstop. Over a reply: respond cancels it and answers, stop cancels it and answers nothing,
-  listen and ignore leave it playing.
+  backstop, except over a reply: there respond cancels it and answers, stop cancels it and
+  answers nothing, ignore leaves it playing, and so does listen when the user says no more.
 - `smart-turn`: Pipecat's way with Smart Turn: after `stop_s` of silence the turn's audio goes
   to the end-of-turn classifier; complete -> the turn ends, else it ends at `max_silence_s`.
   Over a reply, speech interrupts on VAD onset (it has no notion of a backchannel).
@@ -135,13 +135,13 @@ def replay_model(heard: Heard, speaking: bool, decide,
             outcome.ended_at, outcome.answered = at, True
         elif state is State.STOP and playing:
             outcome.cancelled_at, playing = at, False
-    if outcome.ended_at is None and outcome.decisions and outcome.decisions[-1][1] == "listen":
-        # The backstop: silence has lasted the hard limit since the last speech.
+    unfinished = outcome.decisions and outcome.decisions[-1][1] == "listen"
+    # The backstop: silence has lasted the hard limit since the last speech. Over a reply,
+    # unfinished speech the user does not go on with leaves the reply playing.
+    if outcome.ended_at is None and unfinished and not playing:
         last = heard.pauses[-1]
         at = last.time + hard_silence_ms / 1000
         if not _resumes_before(heard.probabilities, last.time, at, threshold):
-            if playing:
-                outcome.cancelled_at = at
             outcome.ended_at, outcome.answered = at, bool(last.text.strip())
             outcome.decisions.append((round(at, 3), "silence limit"))
     return outcome

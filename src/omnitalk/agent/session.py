@@ -174,6 +174,10 @@ class Session:
             self._last_speech_wall = 0.0
             self._unannounced: ev.SpeechStarted | None = None  # see Signal.STARTED
             self._dismissed = False  # the policy judged the open turn not worth an answer
+            # The policy heard the speech over a playing reply as unfinished: if the user says
+            # no more, it was no turn (a backchannel the ASR garbled, a trailing-off), and the
+            # reply plays on rather than being cut by the silence limit.
+            self._unfinished_over_reply = False
             self._judging = 0  # pauses over a reply being judged
 
     def reconfigure(self, config: SessionConfig, policy: TurnPolicy | None = None) -> None:
@@ -354,6 +358,7 @@ class Session:
         elif signal is Signal.STARTED:
             self._turn += 1
             self._partials = []
+            self._unfinished_over_reply = False
             self._last_partial_at = now
             started = ev.SpeechStarted(self._turn, now, self._detector.speech_start)
             if playing and self.policy.judges_interruptions:
@@ -369,10 +374,12 @@ class Session:
                 self._start_reply()
         elif signal is Signal.RESUMED:
             self._dismissed = False  # more speech: the next pause is judged afresh
+            self._unfinished_over_reply = False
             if self._reply is not None and not self._reply.committed:
                 self._reply.cancel.set()
                 self._reply = None
-        elif signal is Signal.ENDED and self._dismissed:
+        elif signal is Signal.ENDED and (self._dismissed or
+                                         (self._unfinished_over_reply and playing)):
             self._forget_speech()  # the policy found nothing to answer in the whole turn
         elif signal is Signal.ENDED:
             self._announce_speech()
@@ -582,6 +589,8 @@ class Session:
                 self._forget_speech()
             elif decision.state is State.IGNORE:  # a backchannel or a noise: it plays on
                 self._forget_speech()
+            else:  # listen: more may come; if it does not, the reply plays on
+                self._unfinished_over_reply = True
 
     def _ask_policy(self, text: str, assistant_speaking: bool):
         try:
@@ -598,7 +607,7 @@ class Session:
     def _forget_speech(self) -> None:
         """The user's sound was no turn: drop it, and listen afresh."""
         self._unannounced = None
-        self._dismissed = False
+        self._dismissed = self._unfinished_over_reply = False
         self._detector.reset()
         self._drop_turn_audio()
 

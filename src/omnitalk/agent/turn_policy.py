@@ -5,8 +5,9 @@ The session asks its policy at every pause of the user, once the turn so far is 
 - `vad` never answers (None): the turn ends after `silence_ms` of silence, and speech over a
   reply cancels it after `barge_in_ms` (today's behaviour, unchanged).
 - `model` asks the duplex state head (`omnitalk.duplex.state_head`): respond ends the turn
-  at once, listen waits (a hard silence limit, `max_silence_ms`, is the backstop), ignore drops
-  the sound, stop ends a playing reply and starts none. Speech over a reply no longer cancels
+  at once, listen waits (a hard silence limit, `max_silence_ms`, is the backstop; over a reply,
+  unfinished speech the user does not go on with is dropped), ignore drops the sound, stop ends
+  a playing reply and starts none. Speech over a reply no longer cancels
   it by itself.
 """
 
