@@ -43,11 +43,13 @@ class ScriptedASR:
     def __init__(self, text: str = "hello there") -> None:
         self.text = text
         self.calls: list[tuple[float, str]] = []  # (seconds of audio, prefix)
+        self.contexts: list[str] = []
         self._lock = threading.Lock()
 
-    def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
+    def transcribe(self, audio: np.ndarray, prefix: str = "", context: str = "") -> str:
         with self._lock:
             self.calls.append((audio.size / RATE, prefix))
+            self.contexts.append(context)
         return self.text
 
 

@@ -15,6 +15,7 @@ from omnitalk.assistant import Assistant
 from omnitalk.audio.io import load_audio
 from omnitalk.audio.resample import resample
 from omnitalk.bench import asr as asr_bench
+from omnitalk.bench.latency import long_turn
 from omnitalk.cli import main
 from omnitalk.engines.speak import speak
 from omnitalk.talk import Feeder, run_turns
@@ -75,6 +76,34 @@ def _trim_leading_silence(audio: np.ndarray) -> np.ndarray:
     energy = np.sqrt(np.mean(audio[: audio.size // window * window].reshape(-1, window) ** 2, 1))
     start = int(np.argmax(energy > 0.1 * energy.max()))
     return audio[start * window :]
+
+
+class HeardLengths:
+    """The ASR, noting how much audio each pass heard."""
+
+    sample_rate = 16000
+
+    def __init__(self, asr) -> None:
+        self.asr, self.seconds = asr, []
+
+    def transcribe(self, audio, prefix="", context=""):
+        self.seconds.append(audio.size / self.sample_rate)
+        return self.asr.transcribe(audio, prefix, context)
+
+
+def test_a_60_s_turn_is_transcribed_whole_in_committed_pieces_and_answered_once(assistant):
+    clips = [(load_audio(path), text) for path, text in asr_bench.read_fixtures(FIXTURES)]
+    audio, reference = long_turn(clips, 60.0, assistant.vad.fork())
+    assert audio.size / 16000 > 55  # over Whisper's 30 s window
+    feeder = Feeder(realtime=False)
+    session = feeder.session = assistant.new_session(on_event=feeder.on_event)
+    session.asr = heard = HeardLengths(assistant.asr)
+    [result] = run_turns(session, feeder, [audio])
+    session.close()
+    assert result.user_turns == 1 and result.reply_text
+    assert wer(reference, result.transcript) <= 0.1
+    # Committed at its pauses: no pass heard more than a piece of the turn.
+    assert max(heard.seconds) < 15
 
 
 def test_barge_in_cancels_within_100_ms_and_history_keeps_the_heard_part(assistant):

@@ -341,8 +341,8 @@ def test_sessions_sharing_partial_slots_skip_previews_while_one_runs_and_never_l
     release = threading.Event()
 
     class BlockingASR(ScriptedASR):
-        def transcribe(self, audio, prefix=""):
-            super().transcribe(audio, prefix)
+        def transcribe(self, audio, prefix="", context=""):
+            super().transcribe(audio, prefix, context)
             release.wait(10)
             return self.text
 
@@ -365,8 +365,8 @@ def test_sessions_sharing_partial_slots_skip_previews_while_one_runs_and_never_l
 class DurationASR(ScriptedASR):
     """Answers with the length of what it heard, so that pieces can be told apart."""
 
-    def transcribe(self, audio, prefix=""):
-        super().transcribe(audio, prefix)
+    def transcribe(self, audio, prefix="", context=""):
+        super().transcribe(audio, prefix, context)
         return f"{audio.size / 16000:.3f}"
 
 
@@ -389,6 +389,53 @@ def test_a_long_turn_is_transcribed_in_pieces_cut_at_a_pause_and_answered_once()
     assert sum(pieces) == pytest.approx(speech.size / 16000, abs=0.064)
     assert max(seconds for seconds, _ in asr.calls) <= 2.0
     assert session.history[0].content == result.transcript
+    session.close()
+
+
+def test_a_long_turn_commits_a_piece_at_each_pause_and_committed_words_never_change():
+    asr = DurationASR()
+    session, feeder = make_session(asr=asr)
+    session.config.commit_s = 1.0  # a piece at the first pause after 1 s of it
+    answered = []  # seconds of audio the responder was given (a talker answers from it)
+    respond = session.responder.respond
+
+    def recording(history, turn, *args):
+        answered.append(turn.audio.size / 16000)
+        return respond(history, turn, *args)
+
+    session.responder.respond = recording
+    phrase, gap = tone(1.216), silence(0.128)  # 38 frames of speech, 4 silent ones
+    speech = np.concatenate([phrase, gap, phrase, gap, phrase, gap, tone(0.5), silence(0.032),
+                             tone(0.5)])
+    [result] = run_turns(session, feeder, [speech])
+    pieces = [float(text) for text in result.transcript.split()]
+    # Three pieces cut in the middle of their pause; the one-frame dip is no cut (it could be
+    # inside a word); then the tail the final pass heard alone, from the middle of the last
+    # pause to the first silent frame at the end.
+    assert pieces == pytest.approx([1.28, 1.344, 1.344, 1.152], abs=0.001)  # whole frames
+    assert answered[-1] == pytest.approx(sum(pieces))  # the whole turn, not its last piece
+    assert sum(isinstance(e, ev.ReplyDone) for e in feeder.snapshot()) == 1
+    # Each piece was heard after the words before it, and no pass heard more than 2 s.
+    texts = result.transcript.split()
+    for n in range(1, len(texts)):
+        assert " ".join(texts[:n]) in asr.contexts
+    assert max(seconds for seconds, _ in asr.calls) <= 2.0
+    committed = [e.committed for e in feeder.snapshot() if isinstance(e, ev.TranscriptPartial)]
+    assert committed and committed[-1]
+    for earlier, later in zip(committed, [*committed[1:], result.transcript], strict=True):
+        assert later.startswith(earlier)
+    session.close()
+
+
+def test_a_blip_of_speech_after_the_last_pause_is_heard_with_the_piece_before_it():
+    asr = DurationASR()
+    session, feeder = make_session(asr=asr)
+    session.config.commit_s = 1.0
+    speech = np.concatenate([tone(1.216), silence(0.128), tone(0.16)])  # a breath, say
+    [result] = run_turns(session, feeder, [speech])
+    # One final pass over the whole turn: two would have cost more.
+    assert [float(text) for text in result.transcript.split()] == pytest.approx([1.536],
+                                                                                abs=0.001)
     session.close()
 
 

@@ -255,9 +255,9 @@ def test_a_fast_feeder_waits_for_the_decision_instead_of_running_into_the_backst
     session, feeder, asr, _ = make_session()
     transcribe = asr.transcribe
 
-    def slow(audio, prefix=""):
+    def slow(audio, prefix="", context=""):
         time.sleep(0.3)  # unwaited, 1.5 s of silence is fed in far less than this
-        return transcribe(audio, prefix)
+        return transcribe(audio, prefix, context)
 
     asr.transcribe = slow
     [result] = run_turns(session, feeder, [np.concatenate([silence(0.3), tone(1.0)])])

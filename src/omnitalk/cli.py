@@ -330,7 +330,7 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     fixtures = args.fixtures if args.fixtures.is_dir() else None
     _calibrate_machine()
     latency.run(_load_assistant(args), fixtures, realtime=not args.fast, rounds=args.rounds,
-                plot=args.plot, json_line=args.json)
+                plot=args.plot, json_line=args.json, long=args.long)
     return 0
 
 
@@ -486,6 +486,8 @@ def _add_bench(verbs: argparse._SubParsersAction) -> None:
     latency.add_argument("--rounds", type=int, default=1,
                          help="passes over the inputs (default 1)")
     latency.add_argument("--plot", type=Path, help="write a PNG chart here")
+    latency.add_argument("--long", action="store_true",
+                         help="also long turns: the recordings run together into 15 s and 60 s")
     _engine_flags(latency)
 
     asr = benchmark(

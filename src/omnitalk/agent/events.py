@@ -33,7 +33,8 @@ class SpeechStopped(Event):
 
 @dataclass(frozen=True)
 class TranscriptPartial(Event):
-    text: str
+    text: str  # the turn so far, as heard now
+    committed: str = ""  # its start that will not change (the final transcript begins with it)
 
 
 @dataclass(frozen=True)

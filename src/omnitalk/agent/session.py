@@ -11,6 +11,12 @@ of relying on the VAD; `end_turn` and `clear_input` let it override the VAD.
 To answer quickly, the reply starts as soon as the user pauses (speculatively): the final
 transcript, LLM and TTS run during the silence that decides the turn, and their events are held
 back until the turn really ends. If the user goes on speaking, that work is cancelled.
+
+A long turn is committed in pieces while the user speaks: when the user speaks again after a
+pause that came `commit_s` or more into a piece, the piece up to the middle of the pause is
+transcribed (with the words before it as the ASR's context) and its words are final; the
+turn's final pass decodes only what came after the last piece. So the final transcript costs
+about the same after a 60 s turn as after a 3 s question.
 """
 
 from __future__ import annotations
@@ -45,9 +51,11 @@ class SessionConfig:
     speech_pad_ms: int = 200
     # How often a partial transcript is made while the user speaks.
     partial_interval_ms: int = 800
-    # A longer turn is transcribed in pieces of about this length while the user speaks (cut
-    # at the quietest frame of the piece's last seconds): a turn of any length is answered, and
-    # partials and the final pass never cost more than one piece.
+    # While the user speaks, the turn so far becomes a committed piece at the first pause after
+    # this much of it: its words are final, and the final pass decodes only the rest.
+    commit_s: float = 2.0
+    # Speech with no pause is cut into pieces of about this length anyway (at the quietest
+    # frame of the piece's last seconds): partials and the final pass never cost more.
     segment_s: float = 25.0
     # User+assistant exchanges kept in the prompt.
     history_turns: int = 8
@@ -79,6 +87,14 @@ class TurnTimings:
 
 # Where a piece of a long turn is cut: at the quietest frame of its last this many seconds.
 CUT_SEARCH_S = 5.0
+# A pause at least this long, once the user speaks again, may end a committed piece: shorter
+# dips in the VAD's probability happen inside words.
+COMMIT_PAUSE_S = 0.09
+# ... and is committed once this much speech follows it.
+COMMIT_AFTER_S = 0.3
+# A responder that hears the user's audio (the end-to-end talker) is given at most the turn's
+# last this many seconds: Whisper's window.
+RESPONDER_AUDIO_S = 30.0
 
 
 class ReplyInProgress(RuntimeError):
@@ -169,11 +185,17 @@ class Session:
             self._turn_audio: list[np.ndarray] = []  # the turn's current piece
             self._turn_probs: list[float] = []
             self._turn_pieces: list[Future] = []  # transcripts of the turn's earlier pieces
-            self._partials: list[str] = []  # of the current piece
+            # The turn's last seconds across pieces: what a responder that hears audio is given.
+            self._turn_recent: deque[np.ndarray] = deque(
+                maxlen=round(RESPONDER_AUDIO_S / self._frame_seconds))
+            # Of the current piece: (samples of it heard, text).
+            self._partials: list[tuple[int, str]] = []
             self._last_partial_at = 0.0
             self._last_speech_wall = 0.0
             self._unannounced: ev.SpeechStarted | None = None  # see Signal.STARTED
             self._dismissed = False  # the policy judged the open turn not worth an answer
+            self._paused_from: int | None = None  # where in the piece the user's pause began
+            self._commit_at: int | None = None  # the piece ends here, once speech goes on
             # The policy heard the speech over a playing reply as unfinished: if the user says
             # no more, it was no turn (a backchannel the ASR garbled, a trailing-off), and the
             # reply plays on rather than being cut by the silence limit.
@@ -334,9 +356,12 @@ class Session:
             if Signal.ONSET in signals:
                 self._turn_audio = [f for f, _ in self._preroll]
                 self._turn_probs = [p for _, p in self._preroll]
+                self._turn_recent.clear()
+                self._turn_recent.extend(self._turn_audio)
             if self._detector.active or Signal.ONSET in signals or Signal.ENDED in signals:
                 self._turn_audio.append(frame)
                 self._turn_probs.append(probability)
+                self._turn_recent.append(frame)
             else:
                 self._preroll.append((frame, probability))
             if self._detector.in_speech:
@@ -344,11 +369,14 @@ class Session:
             for signal in signals:
                 self._on_signal(signal)
             if self._detector.in_speech and self._detector.confirmed:
+                self._maybe_commit_piece()
                 self._maybe_cut_piece()  # not during a pause: the reply may be under way
                 self._maybe_partial()
 
     def _drop_turn_audio(self) -> None:
         self._turn_audio, self._turn_probs, self._turn_pieces = [], [], []
+        self._paused_from = self._commit_at = None
+        self._turn_recent.clear()
 
     def _on_signal(self, signal: Signal) -> None:
         now = self.audio_time
@@ -369,12 +397,15 @@ class Session:
                 self._emit(started)
         elif signal is Signal.PAUSED:
             if playing and self.policy.judges_interruptions:
-                self._judge_over_reply()
+                self._judge_over_reply()  # judged on the whole speech: no piece is cut
             else:
+                self._paused_from = len(self._turn_audio) - 1  # its first silent frame
+                self._commit_at = None  # the speech since the last pause was a blip
                 self._start_reply()
         elif signal is Signal.RESUMED:
             self._dismissed = False  # more speech: the next pause is judged afresh
             self._unfinished_over_reply = False
+            self._mark_commit_at_pause()
             if self._reply is not None and not self._reply.committed:
                 self._reply.cancel.set()
                 self._reply = None
@@ -391,6 +422,25 @@ class Session:
         elif signal is Signal.DISCARDED:
             self._drop_turn_audio()
 
+    def _mark_commit_at_pause(self) -> None:
+        """The user spoke again after a pause: if the piece before it is long enough, it will
+        be committed, cut in the middle of the silence (a word is never split)."""
+        paused_from, self._paused_from = self._paused_from, None
+        if paused_from is None:
+            return
+        silent = len(self._turn_audio) - 1 - paused_from  # the frame that resumed is speech
+        cut = paused_from + silent // 2
+        if (silent * self._frame_seconds >= COMMIT_PAUSE_S
+                and cut * self._frame_seconds >= self.config.commit_s):
+            self._commit_at = cut
+
+    def _maybe_commit_piece(self) -> None:
+        """Commit the marked piece once the speech after it is more than a blip: were the turn
+        to end sooner, one final pass over both costs less than two."""
+        after = len(self._turn_audio) - (self._commit_at or 0)
+        if self._commit_at is not None and after * self._frame_seconds >= COMMIT_AFTER_S:
+            self._cut_piece(self._commit_at)
+
     def _maybe_cut_piece(self) -> None:
         """Send the turn's audio so far for transcription once it is a piece long."""
         limit = round(self.config.segment_s / self._frame_seconds)
@@ -398,20 +448,29 @@ class Session:
             return
         search = max(1, min(round(CUT_SEARCH_S / self._frame_seconds), limit // 2))
         window = self._turn_probs[limit - search:limit][::-1]  # the latest quietest frame
-        cut = limit - int(np.argmin(window))  # just after it
+        self._cut_piece(limit - int(np.argmin(window)))  # just after it
+
+    def _cut_piece(self, cut: int) -> None:
+        """Commit the turn's first `cut` frames as a piece, transcribed after the earlier ones."""
+        self._commit_at = None
         piece = np.concatenate(self._turn_audio[:cut])
         self._turn_audio, self._turn_probs = self._turn_audio[cut:], self._turn_probs[cut:]
-        prefix = self._stable_prefix()
+        prefix = self._stable_prefix(within=piece.size)
         self._partials = []
+        earlier = list(self._turn_pieces)
         try:
-            job = self._final_pool.submit(self._transcribe_piece, self._turn, piece, prefix)
+            job = self._final_pool.submit(self._transcribe_piece, self._turn, piece, prefix,
+                                          earlier)
         except RuntimeError:  # the session is closing
             return
         self._turn_pieces.append(job)
 
-    def _transcribe_piece(self, turn: int, audio: np.ndarray, prefix: str) -> str:
+    def _transcribe_piece(self, turn: int, audio: np.ndarray, prefix: str,
+                          earlier: list[Future]) -> str:
         try:
-            return self.asr.transcribe(audio, prefix=prefix)
+            # The earlier pieces went to this same one-worker pool first: they are done.
+            context = _joined(*(p.result() for p in earlier))
+            return self.asr.transcribe(audio, prefix=prefix, context=context)
         except Exception as error:  # the rest of the turn can still be heard and answered
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error",
                                      f"transcription failed: {error}"))
@@ -435,8 +494,9 @@ class Session:
         job.add_done_callback(lambda _: self._partial_slots.release())
 
     def _partial_transcript(self, turn: int, audio: np.ndarray, pieces: list[Future]) -> None:
+        heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
         try:
-            text = self.asr.transcribe(audio)
+            text = self.asr.transcribe(audio, context=_joined(*heard))
         except Exception as error:  # a partial is a preview: report, keep listening
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
@@ -444,17 +504,21 @@ class Session:
             paused = self._reply is not None and self._reply.turn == turn
             same_piece = turn == self._turn and pieces == self._turn_pieces
             if same_piece and self._detector.in_speech and not paused and text:
-                self._partials.append(text)
+                self._partials.append((audio.size, text))
                 # A preview: earlier pieces still being transcribed are left out of it.
-                heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
-                self._emit(ev.TranscriptPartial(turn, self.audio_time, _joined(*heard, text)))
+                committed = _joined(*heard)
+                self._emit(ev.TranscriptPartial(turn, self.audio_time, _joined(committed, text),
+                                                committed))
 
-    def _stable_prefix(self) -> str:
-        """Words two successive partials agree on, less the last one (it may still change)."""
-        if len(self._partials) < 2:
+    def _stable_prefix(self, within: int | None = None) -> str:
+        """Words two successive partials agree on, less the last one (it may still change);
+        only partials that heard no more than `within` samples count (a piece cut before the
+        end of what they heard must not be told words that come after it)."""
+        partials = [text for heard, text in self._partials if within is None or heard <= within]
+        if len(partials) < 2:
             return ""
         agreed = []
-        for a, b in zip(self._partials[-2].split(), self._partials[-1].split(), strict=False):
+        for a, b in zip(partials[-2].split(), partials[-1].split(), strict=False):
             if a != b:
                 break
             agreed.append(a)
@@ -472,13 +536,15 @@ class Session:
         reply = _Reply(self._turn, threading.Event(), TurnTimings(self._last_speech_wall))
         self._reply = reply
         self.timings[self._turn] = reply.timings
-        audio = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
+        tail = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
+        heard = (np.concatenate(self._turn_recent) if self._turn_recent
+                 else np.zeros(0, np.float32))
         prefix = self._stable_prefix()
         history = list(self.history)
         pieces = list(self._turn_pieces)
-        final = self._final_pool.submit(self._final_transcript, reply, audio, prefix, pieces,
+        final = self._final_pool.submit(self._final_transcript, reply, tail, prefix, pieces,
                                         transcript)
-        final.add_done_callback(lambda job: self._answer_when_heard(reply, audio, history, job))
+        final.add_done_callback(lambda job: self._answer_when_heard(reply, heard, history, job))
 
     def _answer_when_heard(self, reply: _Reply, audio: np.ndarray, history: list[ChatMessage],
                            transcript: Future) -> None:
@@ -492,9 +558,15 @@ class Session:
         if reply.cancel.is_set() and not reply.committed:
             return None  # speculation abandoned: the user went on speaking
         try:
-            # The earlier pieces went to this same one-worker pool first: they are done.
-            text = known if known is not None else _joined(
-                *(p.result() for p in pieces), self.asr.transcribe(audio, prefix=prefix))
+            if known is not None:
+                text = known
+            else:
+                # The earlier pieces went to this same one-worker pool first: they are done.
+                committed = _joined(*(p.result() for p in pieces))
+                # The tail is empty when a piece was committed at this very pause.
+                tail = (self.asr.transcribe(audio, prefix=prefix, context=committed)
+                        if audio.size else "")
+                text = _joined(committed, tail)
         except Exception as error:
             with self._lock:
                 message = f"transcription failed: {error}"

@@ -16,6 +16,8 @@ from omnitalk.engines.base import ASRConfig, EngineError
 from omnitalk.engines.packaged import whisper_tiny_en_path
 
 WHISPER_WINDOW_S = 30.0
+# Tokens a second of speech may take: fast English is about 4 words, 6 tokens, a second.
+MAX_TOKENS_PER_S = 10
 
 
 class FasterWhisperASR:
@@ -38,14 +40,14 @@ class FasterWhisperASR:
         except (RuntimeError, ValueError, OSError) as error:
             raise EngineError(f"cannot load Whisper model from {path}: {error}") from None
 
-    def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
+    def transcribe(self, audio: np.ndarray, prefix: str = "", context: str = "") -> str:
         if audio.size == 0:
             return ""
         audio = np.asarray(audio, dtype=np.float32)
         seconds = audio.size / self.sample_rate
         if seconds < WHISPER_WINDOW_S - 0.5:
             window_s = min(WHISPER_WINDOW_S, max(self.config.window_s, np.ceil(seconds + 0.5)))
-            return self._transcribe_in_short_window(audio, prefix, window_s)
+            return self._transcribe_in_short_window(audio, prefix, context, window_s)
         segments, _ = self._model.transcribe(
             np.asarray(audio, dtype=np.float32),
             language=self.config.language or None,
@@ -55,10 +57,11 @@ class FasterWhisperASR:
             without_timestamps=True,
             vad_filter=False,
             prefix=prefix or None,
+            initial_prompt=context or None,
         )
         return " ".join(segment.text.strip() for segment in segments).strip()
 
-    def _transcribe_in_short_window(self, audio: np.ndarray, prefix: str,
+    def _transcribe_in_short_window(self, audio: np.ndarray, prefix: str, context: str,
                                     window_s: float) -> str:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
@@ -69,10 +72,16 @@ class FasterWhisperASR:
         window = pad_or_trim(features, round(window_s * 100))  # 100 frames a second
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
                               task="transcribe", language=self.config.language or "en")
-        prompt = model.get_prompt(tokenizer, [], without_timestamps=True, prefix=prefix or None)
+        # The words said before this audio, as faster-whisper passes an initial prompt.
+        previous = tokenizer.encode(" " + context.strip()) if context.strip() else []
+        prompt = model.get_prompt(tokenizer, previous, without_timestamps=True,
+                                  prefix=prefix or None)
+        # Room for fast speech, not for a decoding loop's hundreds of tokens (see below).
+        budget = len(prompt) + round(MAX_TOKENS_PER_S * audio.size / self.sample_rate) + 10
         result = model.model.generate(
             model.encode(window), [prompt], beam_size=self.config.beam_size,
-            max_length=model.max_length, return_scores=True, return_no_speech_prob=True,
+            max_length=min(model.max_length, budget), return_scores=True,
+            return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         )[0]
         tokens = result.sequences_ids[0]
@@ -80,4 +89,42 @@ class FasterWhisperASR:
         # faster-whisper's defaults: silence that the model would rather not transcribe.
         if result.no_speech_prob > 0.6 and average_log_prob < -1.0:
             return ""
-        return tokenizer.decode(tokens).strip()
+        return without_repetition_loops(tokenizer.decode(tokens).strip())
+
+
+def without_repetition_loops(text: str, repeats: int = 3, looped_words: int = 9,
+                             sentence_words: int = 6) -> str:
+    """Greedy Whisper's failure mode: audio that stops just after a phrase can send decoding
+    round it again and again ("I'm Abigail Claflin. I'm Abigail Claflin. I'm Abigail ...",
+    said once), sometimes up to the token limit. Every run of `repeats` or more copies of a
+    phrase, `looped_words` words or more in all, or of two copies of a phrase of
+    `sentence_words` or more, is cut to its first copy, with any copy the limit cut short
+    after it ("yes yes yes" and "I said that I said that" stay). faster-whisper's own remedy,
+    re-decoding at a higher temperature, would make transcripts random; forbidding repeated
+    n-grams was tried, and the decoder only varied the loop ("reader", "readers")."""
+    words = text.split()
+    plain = [w.strip(".,!?").lower() for w in words]
+    kept, start = [], 0
+    while start < len(words):
+        loop = None
+        for size in range(1, (len(words) - start) // 2 + 1):
+            unit = plain[start:start + size]
+            copies = 1
+            while plain[start + copies * size:start + (copies + 1) * size] == unit:
+                copies += 1
+            if (copies >= repeats and copies * size >= looped_words) or (
+                    copies >= 2 and size >= sentence_words):
+                loop = (size, copies)
+                break
+        if loop is None:
+            kept.append(words[start])
+            start += 1
+            continue
+        size, copies = loop
+        kept += words[start:start + size]
+        start += copies * size
+        rest = plain[start:start + size]  # a last copy cut short by the token limit
+        if rest and start + len(rest) == len(words) and rest[:-1] == unit[:len(rest) - 1] \
+                and unit[len(rest) - 1].startswith(rest[-1]):
+            start = len(words)
+    return " ".join(kept)

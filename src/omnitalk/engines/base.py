@@ -87,8 +87,9 @@ class VAD(Protocol):
 class ASR(Protocol):
     sample_rate: int
 
-    def transcribe(self, audio: np.ndarray, prefix: str = "") -> str:
-        """Text of 16 kHz float32 mono `audio`; `prefix` is text already known to start it."""
+    def transcribe(self, audio: np.ndarray, prefix: str = "", context: str = "") -> str:
+        """Text of 16 kHz float32 mono `audio`; `prefix` is text already known to start it,
+        `context` the words said just before it (a hint, not part of the result)."""
         ...
 
 
