@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from omnitalk.audio.io import load_audio
-from omnitalk.engines.asr_faster_whisper import FasterWhisperASR
+from omnitalk.engines.asr_faster_whisper import FasterWhisperASR, without_repetition_loops
 from omnitalk.engines.base import ASRConfig
 from omnitalk.text.wer import normalise_for_wer
 
@@ -48,3 +48,30 @@ def test_silence_and_noise_are_no_words(engines):
     assert fitted.transcribe(np.zeros(16000, np.float32)) == ""
     noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.05
     assert fitted.transcribe(noise) == ""
+
+
+def test_context_is_a_hint_and_never_part_of_the_words(engines):
+    fitted, _ = engines
+    audio = load_audio(SPEECH / "common_voice_en_651325.mp3")
+    hinted = fitted.transcribe(audio, context="And so my fellow Americans, ask not.")
+    assert normalise_for_wer(hinted) == normalise_for_wer(fitted.transcribe(audio))
+    assert "americans" not in normalise_for_wer(hinted)
+
+
+@pytest.mark.parametrize(("decoded", "kept"), [
+    # Seen on a 4.7 s piece of real speech: the last phrase, said once, looped to the limit.
+    ("Ask what you can do for your country. If the reader will excuse me. If the reader will "
+     "excuse me. If the reader will excuse me. If the reader will exc",
+     "Ask what you can do for your country. If the reader will excuse me."),
+    ("is a vote. i'm abigail claughlin i'm abigail claughlin i'm abigail claughlin you can call",
+     "is a vote. i'm abigail claughlin you can call"),
+    ("If the reader will excuse me, I will say nothing. If the reader will excuse me, I will "
+     "say nothing.", "If the reader will excuse me, I will say nothing."),
+    ("the the the the the the the the the the", "the"),
+    # What people do say twice or three times stays.
+    ("hello hello hello", "hello hello hello"),
+    ("I said that I said that", "I said that I said that"),
+    ("no no no, not that", "no no no, not that"),
+])
+def test_a_decoding_loop_is_cut_to_its_first_copy(decoded, kept):
+    assert without_repetition_loops(decoded) == kept

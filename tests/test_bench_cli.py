@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from fakes import RATE, EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, tone
+from fakes import RATE, EnergyVAD, ScriptedASR, ScriptedLLM, SilentTTS, silence, tone
 from omnitalk.agent.responders.cascade import CascadeResponder
 from omnitalk.assistant import AssistantConfig
 from omnitalk.bench import latency
@@ -33,7 +33,7 @@ ENGINE_FLAGS = {"--config", "--llm", "--llm-model", "--llm-url", "--llm-api-key"
                 "--snac", "--omni-precision", "--omni-text", "--silence-ms", "--min-speech-ms",
                 "--vad-threshold", "--turn-policy", "--state-head"}
 OWN_FLAGS = {
-    "latency": {"--fixtures", "--fast", "--rounds", "--plot"} | ENGINE_FLAGS,
+    "latency": {"--fixtures", "--fast", "--rounds", "--plot", "--long"} | ENGINE_FLAGS,
     "asr": {"--fixtures", "--repeats", "--config", "--asr-model"},
     "llm": {"--repeats", "--config", "--llm-model", "--system-prompt"},
     "serve": {"--sessions", "--rounds"} | ENGINE_FLAGS,
@@ -194,6 +194,21 @@ def test_a_benchmark_ends_stdout_with_its_figures_and_the_machine_as_json(capsys
     assert record["to_first_audio_count"] == len(QUESTIONS)
     assert record["to_first_audio_ms_median"] >= 0
     assert record["machine"] == json.loads(json.dumps(dataclasses.asdict(machine())))
+
+
+def test_long_turns_run_the_recordings_together_in_order_with_their_pauses_shortened():
+    clips = [(np.concatenate([silence(0.5), tone(1.0), silence(1.0), tone(1.0)]), "one two"),
+             (tone(2.0), "three")]
+    audio, words = latency.long_turn(clips, 10.0, EnergyVAD())
+    # 2.26 s + 2 s + 2.26 s + 2 s with 0.25 s between: a third "one two" would pass 11 s.
+    assert words == "one two three one two three"
+    assert audio.size / RATE == pytest.approx(9.27, abs=0.05)
+    frames = np.abs(audio[:audio.size // 512 * 512].reshape(-1, 512)).max(axis=1) > 0.01
+    assert frames[0] and frames[-1]  # the silence before and after the speech is dropped
+    quiet = np.concatenate([[0], (np.abs(audio) == 0).astype(int), [0]])
+    starts, ends = np.flatnonzero(np.diff(quiet) == 1), np.flatnonzero(np.diff(quiet) == -1)
+    # No pause over 0.25 s, give or take the VAD's 32 ms frame at a recording's edge.
+    assert (ends - starts).max() / RATE <= 0.25 + 0.032
 
 
 def test_eval_duplex_refuses_a_missing_folder_of_recordings(capsys, tmp_path):
