@@ -216,6 +216,11 @@ def test_eval_duplex_refuses_a_missing_folder_of_recordings(capsys, tmp_path):
     assert "no folder of real recordings at" in capsys.readouterr().err
 
 
+def test_bench_latency_long_refuses_a_missing_folder_of_recordings(capsys, tmp_path):
+    assert main(["bench", "latency", "--long", "--fixtures", str(tmp_path / "nowhere")]) == 2
+    assert "--long needs the real recordings" in capsys.readouterr().err
+
+
 def test_train_refuses_state_head_flags_on_a_stage_and_stage_flags_on_the_head(capsys):
     assert main(["train", "stage1-align", "--episodes", "10"]) == 2
     assert "--episodes, --seed and --reader-precision are for `train state-head`" \

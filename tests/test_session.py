@@ -427,15 +427,31 @@ def test_a_long_turn_commits_a_piece_at_each_pause_and_committed_words_never_cha
     session.close()
 
 
-def test_a_blip_of_speech_after_the_last_pause_is_heard_with_the_piece_before_it():
+@pytest.mark.parametrize("pause_s", [0.128, 0.8])
+def test_a_blip_of_speech_after_the_last_pause_is_heard_with_the_piece_before_it(pause_s):
     asr = DurationASR()
-    session, feeder = make_session(asr=asr)
+    session, feeder = make_session(asr=asr, silence_ms=1000)
     session.config.commit_s = 1.0
-    speech = np.concatenate([tone(1.216), silence(0.128), tone(0.16)])  # a breath, say
+    speech = np.concatenate([tone(1.216), silence(pause_s), tone(0.16)])  # a breath, say
     [result] = run_turns(session, feeder, [speech])
-    # One final pass over the whole turn: two would have cost more.
-    assert [float(text) for text in result.transcript.split()] == pytest.approx([1.536],
-                                                                                abs=0.001)
+    # One final pass over the whole turn (to its first silent frame): two would cost more.
+    [heard] = [float(text) for text in result.transcript.split()]
+    assert heard == pytest.approx(speech.size / 16000, abs=0.033)
+    session.close()
+
+
+def test_a_responder_that_hears_audio_gets_the_last_30_s_of_a_longer_turn():
+    session, feeder = make_session(asr=DurationASR())
+    answered = []
+    respond = session.responder.respond
+
+    def recording(history, turn, *args):
+        answered.append(turn.audio.size / 16000)
+        return respond(history, turn, *args)
+
+    session.responder.respond = recording
+    run_turns(session, feeder, [tone(35.0)])  # no pause: cut at 25 s into pieces
+    assert 29.9 < answered[-1] <= 30.0  # Whisper's window, which the talker refuses to pass
     session.close()
 
 

@@ -328,6 +328,10 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     from omnitalk.bench import latency
 
     fixtures = args.fixtures if args.fixtures.is_dir() else None
+    if args.long and fixtures is None:
+        print(f"omnitalk bench latency: --long needs the real recordings; no folder at "
+              f"{args.fixtures}", file=sys.stderr)
+        return 2
     _calibrate_machine()
     latency.run(_load_assistant(args), fixtures, realtime=not args.fast, rounds=args.rounds,
                 plot=args.plot, json_line=args.json, long=args.long)

@@ -187,7 +187,7 @@ class Session:
             self._turn_pieces: list[Future] = []  # transcripts of the turn's earlier pieces
             # The turn's last seconds across pieces: what a responder that hears audio is given.
             self._turn_recent: deque[np.ndarray] = deque(
-                maxlen=round(RESPONDER_AUDIO_S / self._frame_seconds))
+                maxlen=int(RESPONDER_AUDIO_S / self._frame_seconds))  # never over the window
             # Of the current piece: (samples of it heard, text).
             self._partials: list[tuple[int, str]] = []
             self._last_partial_at = 0.0
@@ -196,6 +196,7 @@ class Session:
             self._dismissed = False  # the policy judged the open turn not worth an answer
             self._paused_from: int | None = None  # where in the piece the user's pause began
             self._commit_at: int | None = None  # the piece ends here, once speech goes on
+            self._resumed_at = 0  # where that speech began
             # The policy heard the speech over a playing reply as unfinished: if the user says
             # no more, it was no turn (a backchannel the ASR garbled, a trailing-off), and the
             # reply plays on rather than being cut by the silence limit.
@@ -432,13 +433,15 @@ class Session:
         cut = paused_from + silent // 2
         if (silent * self._frame_seconds >= COMMIT_PAUSE_S
                 and cut * self._frame_seconds >= self.config.commit_s):
-            self._commit_at = cut
+            self._commit_at, self._resumed_at = cut, len(self._turn_audio) - 1
 
     def _maybe_commit_piece(self) -> None:
-        """Commit the marked piece once the speech after it is more than a blip: were the turn
-        to end sooner, one final pass over both costs less than two."""
-        after = len(self._turn_audio) - (self._commit_at or 0)
-        if self._commit_at is not None and after * self._frame_seconds >= COMMIT_AFTER_S:
+        """Commit the marked piece once the speech after the pause is more than a blip: were
+        the turn to end sooner, one final pass over both costs less than two."""
+        if self._commit_at is None:
+            return
+        after = len(self._turn_audio) - self._resumed_at
+        if after * self._frame_seconds >= COMMIT_AFTER_S:
             self._cut_piece(self._commit_at)
 
     def _maybe_cut_piece(self) -> None:

@@ -4,7 +4,7 @@ Each input (real speech fixtures and synthetic spoken questions) is played into 
 in real time; latency counts from the end of the user's speech in the audio stream. With
 `--long`, the real recordings are also run together into turns of 15 s and 60 s (their own
 pauses shortened, so that each stays one turn), and the final transcript's delay and word error
-rate are reported by length beside a 3 s question's and a one-shot transcription's.
+rate are reported by length beside a short question's and a one-shot transcription's.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def long_turn(clips: list[tuple[np.ndarray, str]], seconds: float, vad,
 
 def _long_turns(assistant: Assistant, fixtures: Path, question: np.ndarray, realtime: bool,
                 rounds: int) -> dict[str, dict[str, float]]:
-    """Final-transcript delay, voice to voice and WER by turn length, against a 3 s question."""
+    """Final-transcript delay, voice to voice and WER by turn length, against a question."""
     clips = [(load_audio(path), text) for path, text in read_fixtures(fixtures)]
     turns = [("question", question, None)]
     for seconds in LONG_TURN_S:
