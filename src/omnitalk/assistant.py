@@ -61,6 +61,9 @@ def load_config(path: str | Path | None = None) -> AssistantConfig:
         raise ConfigError(f"{path}: turn_policy must be one of {', '.join(POLICIES)}")
     if config.session.segment_s < 2:
         raise ConfigError(f"{path}: session.segment_s must be at least 2 (seconds of a piece)")
+    if not 0 < config.session.commit_s <= config.session.segment_s:
+        raise ConfigError(f"{path}: session.commit_s must be more than 0 and at most segment_s "
+                          "(seconds of a committed piece)")
     if config.llm.max_tokens >= config.llm.context_tokens:
         raise ConfigError(f"{path}: llm.max_tokens must be less than llm.context_tokens (the "
                           "prompt needs the rest of the window)")

@@ -398,7 +398,7 @@ class Session:
                 self._emit(started)
         elif signal is Signal.PAUSED:
             if playing and self.policy.judges_interruptions:
-                self._judge_over_reply()  # judged on the whole speech: no piece is cut
+                self._judge_over_reply()  # judged whole: no piece is committed at its pauses
             else:
                 self._paused_from = len(self._turn_audio) - 1  # its first silent frame
                 self._commit_at = None  # the speech since the last pause was a blip
