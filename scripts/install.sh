@@ -33,4 +33,6 @@ debian chromium chromium "the browser test"
 # Voice families other than Piper for the duplex turn-taking episodes.
 debian espeak-ng espeak-ng "the espeak-ng turn-taking episodes"
 debian flite flite "the Flite (unseen voice) turn-taking episodes"
+# A real load balancer in front of two replicas (docs/deploy.md).
+debian haproxy haproxy "the load-balancer test"
 echo "omnitalk installed in $VENV"

@@ -42,20 +42,18 @@ class FakeAssistant(Assistant):
 
 def main() -> None:
     """`python tests/serving.py PORT [MAX_CONNECTIONS]`: the real server on the scripted
-    assistant, in a process of its own (for tests that limit or measure that process)."""
+    assistant, in a process of its own (for tests that limit, signal or balance that process)."""
     import logging
     import sys
 
-    import uvicorn
-
-    from omnitalk.server.app import create_app, uvicorn_config
+    from omnitalk.server.app import serve
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     port = int(sys.argv[1])
     config = ServerConfig(port=port, header_timeout_s=2.0)
     if len(sys.argv) > 2:
         config.max_connections = int(sys.argv[2])
-    uvicorn.Server(uvicorn_config(create_app(config, FakeAssistant.build), config)).run()
+    serve(config, FakeAssistant.build)
 
 
 if __name__ == "__main__":

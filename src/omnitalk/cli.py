@@ -190,11 +190,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
     from rich.console import Console
 
     from omnitalk.assistant import Assistant
-    from omnitalk.server.app import ServerConfig, create_app, uvicorn_config
+    from omnitalk.server.app import ServerConfig, serve
     from omnitalk.server.origins import OriginSyntaxError, normalise_origin
 
     console = Console(stderr=True)
@@ -208,13 +207,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = ServerConfig(host=args.host, port=args.port, api_key=args.api_key or None,
                           max_sessions=args.max_sessions, record_dir=args.record_dir,
                           allowed_origins=tuple(args.allow_origin),
-                          max_connections=args.max_connections)
+                          max_connections=args.max_connections, drain_s=args.drain_s)
     if server.host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
         console.print(f"[yellow]warning: listening on {server.host} without --api-key; anyone "
                       "who can reach this port can use the assistant")
-    if not 0 < server.port < 65536 or not 0 < server.max_sessions < server.max_connections:
-        console.print("[red]--port must be 1-65535, --max-sessions at least 1 and "
-                      "--max-connections more than --max-sessions")
+    if (not 0 < server.port < 65536 or not 0 < server.max_sessions < server.max_connections
+            or not server.drain_s >= 0):
+        console.print("[red]--port must be 1-65535, --max-sessions at least 1, "
+                      "--max-connections more than --max-sessions and --drain-s at least 0")
         return 2
     if server.record_dir is not None:
         try:
@@ -223,10 +223,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             console.print(f"[red]cannot write session records to {server.record_dir}: {error}")
             return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(server, lambda: Assistant.load(config))
     console.print(f"omnitalk serving on http://{server.host}:{server.port}/ (models load in the "
                   "background; /readyz says when they are ready)")
-    uvicorn.Server(uvicorn_config(app, server)).run()
+    serve(server, lambda: Assistant.load(config))
     return 0
 
 
@@ -620,6 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connections", type=int, default=1000,
                        help="open sockets of every kind; when full, the longest-idle one is "
                        "dropped for a new one (default 1000)")
+    serve.add_argument("--drain-s", type=float, default=60.0,
+                       help="on SIGTERM, refuse new sessions and let running ones go on this "
+                       "long before closing them (default 60; SIGINT stops at once)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="let web pages from ORIGIN (http(s)://host[:port]) open the sockets; "
                        "repeatable. The server's own page always may; other sites may not")

@@ -1,7 +1,8 @@
 """`omnitalk serve`: the web page, the OpenAI Realtime WebSocket and the raw PCM WebSocket.
 
 Models load once, in the background (`/readyz` says when); every connection gets its own
-`Session` over the shared engines. Everything is bounded: sessions (`max_sessions`), sockets and
+`Session` over the shared engines. `/metrics` is Prometheus text (`metrics.py`); SIGTERM drains
+(`drain.py`). Everything is bounded: sessions (`max_sessions`), sockets and
 the time a request head may take (`connections.py`), message size, queued events per client;
 sockets open only from the server's own page or allowed origins (`origins.py`), and the static
 files are served from the web folder only.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -29,13 +30,16 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from omnitalk.assistant import Assistant
 from omnitalk.server.auth import KEY_SUBPROTOCOL, is_authorized, offered_subprotocols
 from omnitalk.server.connections import (
+    ACCEPT_BACKLOG,
     ConnectionLimits,
     RateLimitedLoopErrors,
     connection_cap,
     guarded_http_protocol,
 )
+from omnitalk.server.drain import Drain, DrainingServer
 from omnitalk.server.live import LiveSession
 from omnitalk.server.memory import limit_malloc_arenas
+from omnitalk.server.metrics import CONTENT_TYPE, ServerMetrics
 from omnitalk.server.origins import OriginPolicy
 from omnitalk.server.realtime import RealtimeProtocol, RealtimeSettings
 from omnitalk.server.records import SessionRecorder
@@ -45,6 +49,8 @@ log = logging.getLogger("omnitalk.server")
 WEB_DIR = Path(__file__).parent / "web"
 # WebSocket close codes: policy violation (auth, slow client) and "try again later".
 CLOSE_POLICY, CLOSE_TRY_LATER, CLOSE_SERVER_ERROR = 1008, 1013, 1011
+# What `/metrics` counts a session the server ended as (the only two ways it ends one).
+_CLOSE_REASONS = {CLOSE_POLICY: "slow_client", CLOSE_SERVER_ERROR: "internal_error"}
 
 
 @dataclass
@@ -68,6 +74,8 @@ class ServerConfig:
     keep_alive_s: int = 5
     # A client that finds every session slot taken waits this long for one to free.
     session_wait_s: float = 1.0
+    # After SIGTERM, running sessions may go on this long before they are closed.
+    drain_s: float = 60.0
 
 
 class _Server:
@@ -82,14 +90,26 @@ class _Server:
         # Slots are taken before a session exists, so the limit holds, and given back as soon
         # as its client has gone, before the teardown: a client that reconnects at once fits.
         self.open_sessions = 0
+        self.waiting_sessions = 0
         self._slots = asyncio.Semaphore(config.max_sessions)
+        self.drain = Drain(config.drain_s)
+        self.metrics = ServerMetrics(
+            open_sessions=lambda: self.open_sessions,
+            waiting_sessions=lambda: self.waiting_sessions,
+            queued_events=lambda: sum(live.events.qsize() for live in list(self.sessions)),
+            ready=lambda: self.assistant is not None and not self.drain.draining,
+            draining=lambda: self.drain.draining,
+        )
 
     async def take_slot(self) -> Callable[[], None] | None:
         """A session slot's release function, or None if none freed within session_wait_s."""
+        self.waiting_sessions += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self.config.session_wait_s)
         except TimeoutError:
             return None
+        finally:
+            self.waiting_sessions -= 1
         self.open_sessions += 1
         released = False
 
@@ -200,11 +220,17 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
         closing = sum(live.closing for live in server.sessions)
         body = {"sessions": server.open_sessions, "max_sessions": config.max_sessions,
                 "closing": closing}
+        if server.drain.draining:  # first: a load balancer must stop sending sessions here
+            return JSONResponse({"status": "draining", **body}, 503)
         if server.assistant is not None:
             return JSONResponse({"status": "ready", **body})
         if server.load_error is not None:
             return JSONResponse({"status": "failed", "error": server.load_error, **body}, 503)
         return JSONResponse({"status": "loading", **body}, 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(server.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.websocket("/v1/realtime")
     async def realtime(websocket: WebSocket) -> None:
@@ -252,7 +278,7 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
                                   rates["output_rate"], config.max_message_bytes)
 
         if bad:
-            await _refuse(websocket, reject, "invalid_sample_rate",
+            await _refuse(server, websocket, reject, "invalid_sample_rate",
                           f"{' and '.join(bad)} must be an integer from 8000 to 48000")
             return
         await _converse(server, websocket, protocol, reject)
@@ -262,13 +288,20 @@ def create_app(config: ServerConfig, load_assistant: Callable[[], Assistant]) ->
     return _Gate(app, config.api_key, origins)  # type: ignore[return-value]
 
 
+def serve(config: ServerConfig, load_assistant: Callable[[], Assistant]) -> None:
+    """Run the server in this process until SIGINT, or until SIGTERM's drain has finished."""
+    app = create_app(config, load_assistant)
+    server: _Server = app.app.state.server
+    DrainingServer(uvicorn_config(app, config), server.drain, lambda: server.open_sessions).run()
+
+
 def uvicorn_config(app: ASGIApp, config: ServerConfig, log_level: str = "info") -> uvicorn.Config:
     """How uvicorn must run the app: socket sizes, timeouts and the guarded HTTP protocol."""
     limits = ConnectionLimits(connection_cap(config.max_connections), config.header_timeout_s)
     return uvicorn.Config(
         app, host=config.host, port=config.port, log_level=log_level,
         ws_max_size=2 * config.max_message_bytes, timeout_keep_alive=config.keep_alive_s,
-        http=guarded_http_protocol(limits),
+        http=guarded_http_protocol(limits), backlog=ACCEPT_BACKLOG,
     )
 
 
@@ -279,7 +312,9 @@ def _accept_subprotocol(websocket: WebSocket) -> str | None:
     return offered[0] if offered else None
 
 
-async def _refuse(websocket: WebSocket, reject, code: str, message: str) -> None:
+async def _refuse(server: _Server, websocket: WebSocket, reject, code: str, message: str
+                  ) -> None:
+    server.metrics.sessions_refused.labels(code).inc()
     await websocket.accept(subprotocol=_accept_subprotocol(websocket))
 
     async def send_json(payload: dict) -> None:
@@ -290,17 +325,28 @@ async def _refuse(websocket: WebSocket, reject, code: str, message: str) -> None
                           message[:120])
 
 
+_DRAINING = "this server is shutting down and takes no new sessions; connect again"
+
+
 async def _converse(server: _Server, websocket: WebSocket, make_protocol, reject) -> None:
     config = server.config
     if server.assistant is None:
         reason = server.load_error or "the models are still loading; retry shortly"
-        await _refuse(websocket, reject, "not_ready", reason)
+        await _refuse(server, websocket, reject, "not_ready", reason)
+        return
+    if server.drain.draining:
+        await _refuse(server, websocket, reject, "server_draining", _DRAINING)
         return
     release_slot = await server.take_slot()
     if release_slot is None:
-        await _refuse(websocket, reject, "session_limit_reached",
+        await _refuse(server, websocket, reject, "session_limit_reached",
                       f"the server is at its limit of {config.max_sessions} sessions")
         return
+    if server.drain.draining:  # the drain began while this client waited for a slot
+        release_slot()
+        await _refuse(server, websocket, reject, "server_draining", _DRAINING)
+        return
+    server.metrics.sessions_opened.labels(websocket.url.path).inc()
     try:
         await websocket.accept(subprotocol=_accept_subprotocol(websocket))
         await _run_session(server, websocket, make_protocol, release_slot)
@@ -323,7 +369,7 @@ async def _run_session(server: _Server, websocket: WebSocket, make_protocol,
             await websocket.send_bytes(payload)
 
     live = await asyncio.to_thread(
-        LiveSession, server.assistant.new_session, loop, None
+        LiveSession, server.assistant.new_session, loop, None, server.metrics.turn_clock().observe
     )
     server.sessions.add(live)
     if config.record_dir is not None:
@@ -347,6 +393,8 @@ async def _run_session(server: _Server, websocket: WebSocket, make_protocol,
         await live.close()  # first: the reply stops even if the socket cannot be closed cleanly
         server.sessions.discard(live)
         log.info("session %s closed (%d live)", live.id, len(server.sessions))
+    if close is not None:
+        server.metrics.errors.labels(_CLOSE_REASONS[close[0]]).inc()
     if close is not None and websocket.client_state is WebSocketState.CONNECTED:
         # A client too slow to read its events may not take the close frame soon either.
         with contextlib.suppress(Exception):

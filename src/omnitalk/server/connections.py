@@ -25,6 +25,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 log = logging.getLogger("omnitalk.server")
 # Descriptors kept free for everything that is not a client socket (models, logs, records).
 RESERVED_DESCRIPTORS = 256
+# asyncio accepts up to `backlog` sockets per wake-up and the cap sees them only a loop turn or
+# two later, so about two bursts are open beyond the cap: they must fit in the reserve with room
+# to spare, or a flood makes accept() fail for want of descriptors.
+ACCEPT_BACKLOG = RESERVED_DESCRIPTORS // 4
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
 
 

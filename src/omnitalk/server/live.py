@@ -31,12 +31,16 @@ class LiveSession:
         make_session: SessionFactory,
         loop: asyncio.AbstractEventLoop,
         recorder: SessionRecorder | None = None,
+        observe: Callable[[ev.Event], None] | None = None,
     ) -> None:
+        """`observe` sees every event as the session emits it, on the emitting thread (the
+        server's stage timer: the time it is queued for the client is not the session's)."""
         self.id = "sess_" + secrets.token_hex(8)
         self.events: asyncio.Queue[ev.Event] = asyncio.Queue()
         self.recorder = recorder
         self._loop = loop
         self._closed = False
+        self._observe = observe
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed")
         self.session = make_session(self._on_event, name=self.id)
 
@@ -48,6 +52,8 @@ class LiveSession:
     def _on_event(self, event: ev.Event) -> None:  # any thread
         if self._closed:
             return
+        if self._observe is not None:
+            self._observe(event)
         try:
             self._loop.call_soon_threadsafe(self._deliver, event)
         except RuntimeError:  # the event loop has stopped: the server is shutting down
