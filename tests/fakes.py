@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from omnitalk.engines.base import ChatMessage, EngineError
+from omnitalk.engines.scheduler import CPU
 
 RATE = 16000
 FRAME = 512
@@ -58,8 +59,13 @@ class ScriptedLLM:
     is, like an engine's unforeseen exception) or be slow. A token is a word."""
 
     def __init__(self, reply: str, fail_times: int = 0, delay_s: float = 0.0,
-                 prompt_limit: int = 100_000, crash: Exception | None = None) -> None:
+                 prompt_limit: int = 100_000, crash: Exception | None = None,
+                 order: list | None = None, tag: str = "") -> None:
+        """`order`: a list, maybe shared by several LLMs, that gets (tag, word) as each word
+        is computed."""
         self.reply = reply
+        self.order = order
+        self.tag = tag
         self.fail_times = fail_times
         self.delay_s = delay_s
         self.prompt_limit = prompt_limit
@@ -73,7 +79,8 @@ class ScriptedLLM:
     def warm_up(self, messages: list[ChatMessage]) -> None:
         pass
 
-    def stream_chat(self, messages, cancel=None, max_tokens=None):
+    def stream_chat(self, messages, cancel=None, max_tokens=None, deadline=None):
+        """Like a local engine, each word is a step in the process's scheduler (`deadline`)."""
         self.prompts.append(list(messages))
         if self.crash is not None:
             crash, self.crash = self.crash, None
@@ -85,7 +92,10 @@ class ScriptedLLM:
             if cancel is not None and cancel.is_set():
                 self.cancelled.set()
                 return
-            time.sleep(self.delay_s)
+            with CPU.turn(deadline() if deadline is not None else time.perf_counter()):
+                time.sleep(self.delay_s)
+                if self.order is not None:
+                    self.order.append((self.tag, word))
             yield word + " "
 
 

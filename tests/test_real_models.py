@@ -223,3 +223,48 @@ def test_chat_without_a_sound_device_says_why(capsys):
     assert main(["chat"]) == 2
     message = capsys.readouterr().err
     assert "omnitalk talk" in message and ("microphone" in message or "audio I/O" in message)
+
+
+def test_llama_cpp_replies_at_once_get_contexts_of_their_own_and_the_earlier_deadline_goes_first(
+        assistant):
+    """SmolLM2 through llama.cpp: a reply asked for while another is being written gets its own
+    context, and its tokens (deadline: now) all come before the rest of the other's (deadline:
+    far off); the next turn of a conversation goes back to the context that holds it."""
+    import threading
+    import time
+
+    from omnitalk.engines.base import ChatMessage
+
+    llm = assistant.responder.llm
+    system = ChatMessage("system", "You are a helpful assistant.")
+    counting = [system, ChatMessage("user", "Count from one to fifty, in words.")]
+    greeting = [system, ChatMessage("user", "Say hello.")]
+    order: list[str] = []
+    texts = {"a": [], "b": []}
+    a_started = threading.Event()
+
+    def reply(tag: str, messages: list[ChatMessage], deadline: float) -> None:
+        for delta in llm.stream_chat(messages, deadline=lambda: deadline):
+            order.append(tag)
+            texts[tag].append(delta)
+            a_started.set()
+
+    a = threading.Thread(target=reply, args=("a", counting, time.perf_counter() + 100))
+    a.start()
+    a_started.wait(timeout=60)
+    b = threading.Thread(target=reply, args=("b", greeting, 0.0))
+    b.start()
+    a.join(timeout=120)
+    b.join(timeout=120)
+    first_b, last_b = order.index("b"), len(order) - 1 - order[::-1].index("b")
+    assert "a" not in order[first_b:last_b + 1]
+    assert "a" in order[:first_b] and "a" in order[last_b + 1:]  # a was written around b
+    assert "".join(texts["b"]).strip() and "".join(texts["a"]).strip()
+    assert len(llm._contexts) >= 2
+    next_turn = [*greeting, ChatMessage("assistant", "".join(texts["b"])),
+                 ChatMessage("user", "Again, please.")]
+    context = llm._take_context(next_turn)
+    try:
+        assert context.seen[:2] == greeting
+    finally:
+        llm._give_back(context)

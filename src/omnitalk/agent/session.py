@@ -17,6 +17,12 @@ pause that came `commit_s` or more into a piece, the piece up to the middle of t
 transcribed (with the words before it as the ASR's context) and its words are final; the
 turn's final pass decodes only what came after the last piece. So the final transcript costs
 about the same after a 60 s turn as after a 3 s question.
+
+Sessions share the CPU: every ASR pass, like the responder's LLM and TTS steps, runs in the
+process's scheduler (`engines/scheduler.py`) at the moment its result is needed. A reply is
+needed when the turn ends (a speculative one, at the end of the silence it was started in) and,
+once it plays, when its audio so far has played out; a committed piece when the turn could end;
+a partial transcript, a few seconds on.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
 from omnitalk.duplex.states import State
 from omnitalk.engines.base import ASR, VAD, ChatMessage
+from omnitalk.engines.scheduler import CPU, NOT_NEEDED, PARTIAL_SLACK_S
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +126,8 @@ class _Reply:
     failed: bool = False
     instructions: str | None = None  # overrides the session's for this reply
     judged: bool = False  # the turn policy has decided about the pause it was started at
+    # When its first audio is needed (perf_counter s): the end of the turn, or now once it ended.
+    needed_at: float = 0.0
 
 
 class Session:
@@ -473,7 +482,7 @@ class Session:
         try:
             # The earlier pieces went to this same one-worker pool first: they are done.
             context = _joined(*(p.result() for p in earlier))
-            return self.asr.transcribe(audio, prefix=prefix, context=context)
+            return self._transcribe(audio, self._turn_could_end(), prefix, context)
         except Exception as error:  # the rest of the turn can still be heard and answered
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error",
                                      f"transcription failed: {error}"))
@@ -499,7 +508,8 @@ class Session:
     def _partial_transcript(self, turn: int, audio: np.ndarray, pieces: list[Future]) -> None:
         heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
         try:
-            text = self.asr.transcribe(audio, context=_joined(*heard))
+            text = self._transcribe(audio, time.perf_counter() + PARTIAL_SLACK_S,
+                                    context=_joined(*heard))
         except Exception as error:  # a partial is a preview: report, keep listening
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
@@ -512,6 +522,15 @@ class Session:
                 committed = _joined(*heard)
                 self._emit(ev.TranscriptPartial(turn, self.audio_time, _joined(committed, text),
                                                 committed))
+
+    def _transcribe(self, audio: np.ndarray, deadline: float, prefix: str = "",
+                    context: str = "") -> str:
+        with CPU.turn(deadline):
+            return self.asr.transcribe(audio, prefix=prefix, context=context)
+
+    def _turn_could_end(self) -> float:
+        """When the user's turn would end if they fell silent now."""
+        return time.perf_counter() + self.config.turn.silence_ms / 1000
 
     def _stable_prefix(self, within: int | None = None) -> str:
         """Words two successive partials agree on, less the last one (it may still change);
@@ -536,7 +555,8 @@ class Session:
                 self._cancel(self._reply, "barge-in")
             else:
                 self._reply.cancel.set()
-        reply = _Reply(self._turn, threading.Event(), TurnTimings(self._last_speech_wall))
+        reply = _Reply(self._turn, threading.Event(), TurnTimings(self._last_speech_wall),
+                       needed_at=self._last_speech_wall + self.config.turn.silence_ms / 1000)
         self._reply = reply
         self.timings[self._turn] = reply.timings
         tail = np.concatenate(self._turn_audio) if self._turn_audio else np.zeros(0, np.float32)
@@ -567,7 +587,7 @@ class Session:
                 # The earlier pieces went to this same one-worker pool first: they are done.
                 committed = _joined(*(p.result() for p in pieces))
                 # The tail is empty when a piece was committed at this very pause.
-                tail = (self.asr.transcribe(audio, prefix=prefix, context=committed)
+                tail = (self._transcribe(audio, reply.needed_at, prefix, committed)
                         if audio.size else "")
                 text = _joined(committed, tail)
         except Exception as error:
@@ -639,7 +659,7 @@ class Session:
 
     def _judge_speech(self, turn: int, playing: _Reply, audio: np.ndarray) -> None:
         try:
-            text = self.asr.transcribe(audio)
+            text = self._transcribe(audio, time.perf_counter())  # the reply may have to stop
         except Exception as error:  # the reply keeps playing; the next pause asks again
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
@@ -688,7 +708,7 @@ class Session:
 
     def _transcribe_explicit(self, turn: int, audio: np.ndarray) -> str | None:
         try:
-            text = self.asr.transcribe(audio) if audio.size else ""
+            text = self._transcribe(audio, time.perf_counter()) if audio.size else ""
         except Exception as error:
             message = f"transcription failed: {error}"
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", message))
@@ -737,6 +757,7 @@ class Session:
     def _commit(self, reply: _Reply) -> None:
         reply.committed = True
         reply.timings.turn_ended = time.perf_counter()
+        reply.needed_at = min(reply.needed_at, reply.timings.turn_ended)
         if any(isinstance(e, ev.ReplyAudio) for e in reply.held):
             reply.timings.first_audio = time.perf_counter()
         held, reply.held = reply.held, []
@@ -861,3 +882,12 @@ class _Sink:
 
     def failed(self, code: str, message: str) -> None:
         self._session._on_failed(self._reply, code, message)
+
+    def deadline(self) -> float:
+        """The reply's first audio is needed at `needed_at`; each second made is a second more
+        before the next is needed. A cancelled reply's steps are needed by no one."""
+        reply = self._reply
+        if reply.cancel.is_set():
+            return NOT_NEEDED
+        made = reply.generated / reply.sample_rate if reply.sample_rate else 0.0
+        return reply.needed_at + made

@@ -7,7 +7,7 @@ A session talks to engines only through these protocols, so a backend can be swa
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +51,8 @@ class LLMConfig:
     context_tokens: int = 2048
     threads: int = 2
     timeout_s: float = 30.0
+    # llama-cpp: replies generated at once, each in its own context (KV cache); more wait.
+    parallel: int = 4
 
 
 @dataclass
@@ -105,9 +107,13 @@ class LLM(Protocol):
         ...
 
     def stream_chat(
-        self, messages: list[ChatMessage], cancel: threading.Event | None = None
+        self, messages: list[ChatMessage], cancel: threading.Event | None = None,
+        max_tokens: int | None = None, deadline: Callable[[], float] | None = None,
     ) -> Iterator[str]:
-        """Yields text deltas of the assistant's reply; stops early once `cancel` is set."""
+        """Yields text deltas of the assistant's reply; stops early once `cancel` is set.
+        `deadline()` says when the next words are needed (`time.perf_counter()` seconds); a
+        backend that computes on this machine runs its steps in that order among sessions
+        (`engines/scheduler.py`), a remote one ignores it."""
         ...
 
 

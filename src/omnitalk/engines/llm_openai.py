@@ -13,7 +13,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -55,7 +55,9 @@ class OpenAICompatibleLLM:
         messages: list[ChatMessage],
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        deadline: Callable[[], float] | None = None,
     ) -> Iterator[str]:
+        # `deadline` is not used: the server schedules its own work.
         body = {
             "model": self.config.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from omnitalk.engines.base import ChatMessage, EngineError, LLMConfig
@@ -52,7 +52,9 @@ class TransformersLLM:
         messages: list[ChatMessage],
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        deadline: Callable[[], float] | None = None,
     ) -> Iterator[str]:
+        # `deadline` is not used: generate() runs its steps in a thread of its own.
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         class _Cancelled(StoppingCriteria):

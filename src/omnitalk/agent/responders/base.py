@@ -28,6 +28,11 @@ class ReplySink(Protocol):
 
     def failed(self, code: str, message: str) -> None: ...
 
+    def deadline(self) -> float:
+        """When the reply's next audio is needed (`time.perf_counter()` seconds): the order in
+        which sessions' LLM and TTS steps run (`engines/scheduler.py`)."""
+        ...
+
 
 class Responder(Protocol):
     # What the server reports as its model, e.g. "omnitalk-cascade".

@@ -1,5 +1,8 @@
 """The streaming cascade responder: LLM text deltas -> clauses -> speech normalisation
 -> TTS -> audio, with the TTS of clause N overlapping the LLM writing clause N+1.
+
+Both compute in steps (a token, a sentence) ordered among sessions by when the reply's next
+audio is needed (`sink.deadline()`, `engines/scheduler.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from omnitalk.agent.context import PromptTooLong, fit_prompt
 from omnitalk.agent.responders.base import ReplySink, UserTurn
 from omnitalk.engines import registry
 from omnitalk.engines.base import LLM, TTS, ChatMessage, EngineError
+from omnitalk.engines.scheduler import CPU
 from omnitalk.text.speech import normalise_for_speech
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -80,7 +84,7 @@ class CascadeResponder:
         chunker = ClauseChunker(self.config.clauses)
         try:
             first = True
-            for delta in self.llm.stream_chat(messages, cancel):
+            for delta in self.llm.stream_chat(messages, cancel, deadline=sink.deadline):
                 if first:
                     sink.first_token()
                     first = False
@@ -106,7 +110,7 @@ class CascadeResponder:
                 if not any(ch.isalnum() for ch in spoken):
                     continue
                 sink.clause(spoken)
-                for samples in self.tts.synthesize(spoken):
+                for samples in CPU.steps(iter(self.tts.synthesize(spoken)), sink.deadline):
                     if cancel.is_set():
                         break
                     sink.audio(samples, self.tts.sample_rate)

@@ -1,0 +1,80 @@
+"""Who computes next when sessions share the CPU: the step whose result is needed first.
+
+Every heavy step of a conversation (an ASR pass, one LLM token, one sentence of TTS) is run
+inside `CPU.turn(deadline)`, where the deadline is the `time.perf_counter()` moment its result is
+needed: for a reply, when its next audio must play (so the first clause of a new reply goes
+before the fifth clause of one that has seconds of audio queued); for a speculative reply, when
+the user's silence would end the turn; for a partial transcript, a few seconds on. One step runs
+at a time, earliest deadline first; a step in progress is never interrupted, so no step is long
+(a token, a sentence, a transcription pass).
+
+There is one scheduler per process, because there is one set of cores: engines that each take
+every core would otherwise run side by side and slow one another down.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Deadlines of work nobody waits for yet, in seconds from now.
+PARTIAL_SLACK_S = 5.0
+NOT_NEEDED = math.inf  # a cancelled reply's remaining steps: after everything else
+
+
+class DeadlineScheduler:
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: list[tuple[float, int]] = []  # (deadline, ticket), a heap
+        self._tickets = itertools.count()
+        self._owner: int | None = None  # the thread whose step runs
+        self._depth = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def running(self) -> bool:
+        return self._owner is not None
+
+    @contextmanager
+    def turn(self, deadline: float) -> Iterator[None]:
+        """Wait until no step with an earlier deadline is waiting and none runs, then run this
+        one. A step may nest others (they run at once, as part of it)."""
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                ticket = (deadline, next(self._tickets))
+                heapq.heappush(self._waiting, ticket)
+                while self._owner is not None or self._waiting[0] != ticket:
+                    self._changed.wait()
+                heapq.heappop(self._waiting)
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._changed.notify_all()
+
+    def steps(self, iterator: Iterator, deadline) -> Iterator:
+        """`iterator`'s items, each computed in a turn at `deadline()` (read before each)."""
+        while True:
+            with self.turn(deadline()):
+                item = next(iterator, _END)
+            if item is _END:
+                return
+            yield item
+
+
+_END = object()
+CPU = DeadlineScheduler()
