@@ -92,7 +92,7 @@ class ScriptedLLM:
             if cancel is not None and cancel.is_set():
                 self.cancelled.set()
                 return
-            with CPU.turn(deadline() if deadline is not None else time.perf_counter()):
+            with CPU.turn(deadline() if deadline is not None else time.perf_counter(), "llm"):
                 time.sleep(self.delay_s)
                 if self.order is not None:
                     self.order.append((self.tag, word))

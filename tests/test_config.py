@@ -105,6 +105,7 @@ def test_wrong_type(write_toml, text, words):
     ("[session]\nsegment_s = 0.5\n", "segment_s must be at least 2"),
     ("[session]\ncommit_s = 0\n", "commit_s must be more than 0 and at most segment_s"),
     ("[session]\ncommit_s = 30\n", "commit_s must be more than 0 and at most segment_s"),
+    ("[llm]\nparallel = 0\n", "llm.parallel must be at least 1"),
     ("[llm]\ncontext_tokens = 512\nmax_tokens = 512\n", "max_tokens must be less than"),
 ])
 def test_values_the_runtime_cannot_work_with(write_toml, text, words):

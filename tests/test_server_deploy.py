@@ -88,6 +88,12 @@ def test_metrics_count_sessions_turns_refusals_and_time_each_stage():
                        (("reason", "session_limit_reached"),))] == 1
         assert during[("omnitalk_turns_total", ())] == 1
         assert during[("omnitalk_replies_total", (("outcome", "done"),))] == 2
+        assert during[("omnitalk_compute_waiting", ())] == 0  # nothing left to compute
+        # The scheduler's totals are the process's: the steps of these turns are among them.
+        grown = {kind: during.get(("omnitalk_compute_seconds_total", (("kind", kind),)), 0.0)
+                 - before.get(("omnitalk_compute_seconds_total", (("kind", kind),)), 0.0)
+                 for kind in ("llm", "tts", "asr_final")}
+        assert all(seconds > 0 for seconds in grown.values()), grown
         for stage in ("transcript", "first_text", "first_audio"):
             assert stage_count(during, stage) == 1, stage
         # Each stage comes after the one before it, so their times cannot decrease.

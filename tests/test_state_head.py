@@ -137,20 +137,31 @@ def tiny_config(out, **overrides) -> StateHeadConfig:
     return StateHeadConfig(**(settings | overrides))
 
 
+@pytest.fixture(scope="module")
+def whole_run(readers, tmp_path_factory):
+    """One tiny run for the tests below: reading every example with the backbone (its
+    features) is most of a run's time."""
+    out = tmp_path_factory.mktemp("state-head")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TextReader, "load", classmethod(
+            lambda cls, backbone="", precision="fp32": readers[precision]))
+        return out, train_state_head(tiny_config(out))
+
+
 @pytest.mark.real_models
-def test_a_tiny_run_learns_above_chance(shared_reader, tmp_path):
-    report = train_state_head(tiny_config(tmp_path))
-    rows = [json.loads(line) for line in (tmp_path / "examples.jsonl").read_text().splitlines()]
+def test_a_tiny_run_learns_above_chance(whole_run, shared_reader):
+    out, report = whole_run
+    rows = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in report.history]
     assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5
     assert report.evaluations[-1]["accuracy"] > chance(rows) + 0.1
-    assert (tmp_path / "loss.png").stat().st_size > 0
+    assert (out / "loss.png").stat().st_size > 0
     assert load_head(report.final, shared_reader.backbone).shape.width == 16
 
 
 @pytest.mark.real_models
-def test_a_killed_run_resumes_to_the_same_weights(shared_reader, tmp_path):
-    whole = train_state_head(tiny_config(tmp_path / "whole"))
+def test_a_killed_run_resumes_to_the_same_weights(whole_run, shared_reader, tmp_path):
+    out, whole = whole_run
 
     class Killed(Exception):
         pass
@@ -162,7 +173,7 @@ def test_a_killed_run_resumes_to_the_same_weights(shared_reader, tmp_path):
     killed = tmp_path / "killed"
     killed.mkdir()
     for name in ("examples.jsonl", f"features-{StateHeadConfig().precision}.safetensors"):
-        shutil.copy(tmp_path / "whole" / name, killed / name)
+        shutil.copy(out / name, killed / name)
     with pytest.raises(Killed):
         train_state_head(tiny_config(killed), on_step=kill_at_25)
     resumed = train_state_head(tiny_config(killed))

@@ -67,6 +67,8 @@ def load_config(path: str | Path | None = None) -> AssistantConfig:
     if config.llm.max_tokens >= config.llm.context_tokens:
         raise ConfigError(f"{path}: llm.max_tokens must be less than llm.context_tokens (the "
                           "prompt needs the rest of the window)")
+    if config.llm.parallel < 1:
+        raise ConfigError(f"{path}: llm.parallel must be at least 1 (replies written at once)")
     return config
 
 

@@ -97,14 +97,17 @@ def _config_from(args: argparse.Namespace):
     return config
 
 
-def _load_assistant(args: argparse.Namespace):
+def _load_assistant(args: argparse.Namespace, sessions: int = 1):
+    """`sessions`: how many conversations will reply at once (each gets an LLM context)."""
     from rich.console import Console
 
     from omnitalk.assistant import Assistant
 
     console = Console(stderr=True)
+    config = _config_from(args)
+    config.llm.parallel = max(config.llm.parallel, sessions)
     with console.status("loading models..."):
-        assistant = Assistant.load(_config_from(args))
+        assistant = Assistant.load(config)
     loaded = ", ".join(f"{kind} {seconds}s" for kind, seconds in assistant.load_seconds.items())
     console.print(f"models ready ({loaded})")
     return assistant
@@ -198,6 +201,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     config = _config_from(args)  # a bad config file fails now, not in the background
+    config.llm.parallel = max(config.llm.parallel, args.max_sessions)  # a reply per session
     try:
         for origin in args.allow_origin:
             normalise_origin(origin)
@@ -368,7 +372,8 @@ def cmd_bench_serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     _calibrate_machine()
-    serve.run(_load_assistant(args), sessions, rounds=args.rounds, json_line=args.json)
+    serve.run(_load_assistant(args, max(sessions)), sessions, rounds=args.rounds,
+              json_line=args.json)
     return 0
 
 

@@ -482,7 +482,7 @@ class Session:
         try:
             # The earlier pieces went to this same one-worker pool first: they are done.
             context = _joined(*(p.result() for p in earlier))
-            return self._transcribe(audio, self._turn_could_end(), prefix, context)
+            return self._transcribe(audio, self._turn_could_end(), "asr_piece", prefix, context)
         except Exception as error:  # the rest of the turn can still be heard and answered
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error",
                                      f"transcription failed: {error}"))
@@ -508,7 +508,7 @@ class Session:
     def _partial_transcript(self, turn: int, audio: np.ndarray, pieces: list[Future]) -> None:
         heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
         try:
-            text = self._transcribe(audio, time.perf_counter() + PARTIAL_SLACK_S,
+            text = self._transcribe(audio, time.perf_counter() + PARTIAL_SLACK_S, "asr_partial",
                                     context=_joined(*heard))
         except Exception as error:  # a partial is a preview: report, keep listening
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
@@ -523,9 +523,9 @@ class Session:
                 self._emit(ev.TranscriptPartial(turn, self.audio_time, _joined(committed, text),
                                                 committed))
 
-    def _transcribe(self, audio: np.ndarray, deadline: float, prefix: str = "",
+    def _transcribe(self, audio: np.ndarray, deadline: float, kind: str, prefix: str = "",
                     context: str = "") -> str:
-        with CPU.turn(deadline):
+        with CPU.turn(deadline, kind):
             return self.asr.transcribe(audio, prefix=prefix, context=context)
 
     def _turn_could_end(self) -> float:
@@ -587,7 +587,7 @@ class Session:
                 # The earlier pieces went to this same one-worker pool first: they are done.
                 committed = _joined(*(p.result() for p in pieces))
                 # The tail is empty when a piece was committed at this very pause.
-                tail = (self._transcribe(audio, reply.needed_at, prefix, committed)
+                tail = (self._transcribe(audio, reply.needed_at, "asr_final", prefix, committed)
                         if audio.size else "")
                 text = _joined(committed, tail)
         except Exception as error:
@@ -659,7 +659,8 @@ class Session:
 
     def _judge_speech(self, turn: int, playing: _Reply, audio: np.ndarray) -> None:
         try:
-            text = self._transcribe(audio, time.perf_counter())  # the reply may have to stop
+            # The reply may have to stop: urgent.
+            text = self._transcribe(audio, time.perf_counter(), "asr_over_reply")
         except Exception as error:  # the reply keeps playing; the next pause asks again
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return
@@ -708,7 +709,8 @@ class Session:
 
     def _transcribe_explicit(self, turn: int, audio: np.ndarray) -> str | None:
         try:
-            text = self._transcribe(audio, time.perf_counter()) if audio.size else ""
+            text = (self._transcribe(audio, time.perf_counter(), "asr_final") if audio.size
+                    else "")
         except Exception as error:
             message = f"transcription failed: {error}"
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", message))

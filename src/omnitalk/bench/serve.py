@@ -22,6 +22,7 @@ from omnitalk.assistant import Assistant
 from omnitalk.audio.pcm import float_to_pcm16
 from omnitalk.bench.questions import QUESTIONS
 from omnitalk.bench.report import print_json, print_report
+from omnitalk.engines.scheduler import CPU
 from omnitalk.engines.speak import speak
 from omnitalk.server.app import ServerConfig
 from omnitalk.server.background import free_port, serve_in_background, wait_until
@@ -121,6 +122,8 @@ def run(assistant: Assistant, sessions: list[int], rounds: int = 2,
         json_line: bool = False) -> dict[int, list[dict]]:
     spoken = [question_pcm(assistant, q) for q in QUESTIONS]
     outcomes: dict[int, list[dict]] = {}
+    busy: dict[int, dict[str, float]] = {}  # seconds of compute by kind of step, per count
+    wall: dict[int, float] = {}
     config = ServerConfig(port=free_port(), max_sessions=max(sessions))
     progress = Progress(transient=True, console=Console(stderr=True))  # stdout: the table only
     with serve_in_background(config, lambda: assistant) as url, progress as bar:
@@ -130,8 +133,12 @@ def run(assistant: Assistant, sessions: list[int], rounds: int = 2,
             wait_until_idle(url)  # the previous round's sessions have all closed
             per_client = [[spoken[(c * rounds + r) % len(spoken)] for r in range(rounds)]
                           for c in range(count)]
+            before, started = CPU.busy_seconds(), time.perf_counter()
             outcomes[count] = asyncio.run(run_sessions(
                 url, per_client, lambda: bar.advance(task)))
+            after = CPU.busy_seconds()
+            busy[count] = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
+            wall[count] = time.perf_counter() - started
     table = Table(title="omnitalk serve: concurrent /v1/stream sessions, real time, 16 kHz; "
                   "client ms = last speech sample sent -> first reply audio (includes ~500 ms "
                   "turn-end silence)")
@@ -162,7 +169,23 @@ def run(assistant: Assistant, sessions: list[int], rounds: int = 2,
     errors = sorted({r["error"] for rs in outcomes.values() for r in rs if r.get("error")})
     if errors:
         table.caption = "errors: " + "; ".join(errors)
-    print_report(table)
+    Console(width=max(120, Console().width)).print(table)
+    # Where the CPU went: compute per turn, by kind of step (engines/scheduler.py).
+    kinds = sorted({kind for figures in busy.values() for kind in figures})
+    compute = Table(title="compute per turn, ms, by kind of step (steps run one at a time, "
+                    "earliest deadline first)")
+    for name in ("sessions", *kinds, "total", "share of wall time"):
+        compute.add_column(name, justify="right")
+    for row in rows:
+        count, turns = row["sessions"], max(1, row["turns"])
+        figures = busy[count]
+        row["compute_share"] = sum(figures.values()) / wall[count]
+        row["compute_ms_per_turn"] = {kind: 1000 * figures.get(kind, 0.0) / turns
+                                      for kind in kinds}
+        compute.add_row(str(count), *(f"{row['compute_ms_per_turn'][k]:.0f}" for k in kinds),
+                        f"{sum(row['compute_ms_per_turn'].values()):.0f}",
+                        f"{row['compute_share']:.0%}")
+    print_report(compute)
     if json_line:
         print_json("serve", {"rounds": rounds, "by_sessions": rows, "errors": errors})
     return outcomes

@@ -89,7 +89,7 @@ class LlamaCppLLM:
                 )
                 try:
                     # The first step evaluates the prompt; each later one writes a token.
-                    for chunk in CPU.steps(stream, deadline or time.perf_counter):
+                    for chunk in CPU.steps(stream, deadline or time.perf_counter, "llm"):
                         if cancel is not None and cancel.is_set():
                             return
                         delta = chunk["choices"][0]["delta"].get("content")

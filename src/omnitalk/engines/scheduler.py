@@ -9,7 +9,8 @@ at a time, earliest deadline first; a step in progress is never interrupted, so 
 (a token, a sentence, a transcription pass).
 
 There is one scheduler per process, because there is one set of cores: engines that each take
-every core would otherwise run side by side and slow one another down.
+every core would otherwise run side by side and slow one another down. It counts the seconds
+each kind of step has run (`busy_seconds`), which `bench serve` and `/metrics` report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import heapq
 import itertools
 import math
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,6 +36,7 @@ class DeadlineScheduler:
         self._tickets = itertools.count()
         self._owner: int | None = None  # the thread whose step runs
         self._depth = 0
+        self._busy: Counter[str] = Counter()
 
     @property
     def waiting(self) -> int:
@@ -42,10 +46,15 @@ class DeadlineScheduler:
     def running(self) -> bool:
         return self._owner is not None
 
+    def busy_seconds(self) -> dict[str, float]:
+        """Seconds that steps of each kind have run, since the process started."""
+        with self._changed:
+            return dict(self._busy)
+
     @contextmanager
-    def turn(self, deadline: float) -> Iterator[None]:
+    def turn(self, deadline: float, kind: str = "other") -> Iterator[None]:
         """Wait until no step with an earlier deadline is waiting and none runs, then run this
-        one. A step may nest others (they run at once, as part of it)."""
+        one. A step may nest others (they run at once, as part of it, and count as it)."""
         me = threading.get_ident()
         with self._changed:
             if self._owner == me:
@@ -57,19 +66,21 @@ class DeadlineScheduler:
                     self._changed.wait()
                 heapq.heappop(self._waiting)
                 self._owner, self._depth = me, 1
+        started = time.perf_counter()
         try:
             yield
         finally:
             with self._changed:
                 self._depth -= 1
                 if self._depth == 0:
+                    self._busy[kind] += time.perf_counter() - started
                     self._owner = None
                     self._changed.notify_all()
 
-    def steps(self, iterator: Iterator, deadline) -> Iterator:
+    def steps(self, iterator: Iterator, deadline, kind: str = "other") -> Iterator:
         """`iterator`'s items, each computed in a turn at `deadline()` (read before each)."""
         while True:
-            with self.turn(deadline()):
+            with self.turn(deadline(), kind):
                 item = next(iterator, _END)
             if item is _END:
                 return

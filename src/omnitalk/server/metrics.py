@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from omnitalk.agent import events as ev
+from omnitalk.engines.scheduler import CPU
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Seconds: fine below a second, where the targets are, and coarse up to the queueing regime.
@@ -57,6 +59,9 @@ class ServerMetrics:
             "of the answer", ["stage"], buckets=STAGE_BUCKETS, **on)
         for stage in STAGES:  # present from the first scrape, at zero
             self.stage_seconds.labels(stage)
+        Gauge("omnitalk_compute_waiting", "Steps (ASR passes, LLM tokens, TTS sentences) waiting "
+              "for the CPU", **on).set_function(lambda: CPU.waiting)
+        self.registry.register(_ComputeSeconds())
 
     def turn_clock(self) -> TurnClock:
         return TurnClock(self)
@@ -102,3 +107,15 @@ class TurnClock:
             return
         self._seen.add(stage)
         self._metrics.stage_seconds.labels(stage).observe(self._clock() - self._speech_ended)
+
+
+class _ComputeSeconds:
+    """The process scheduler's running totals, read at each scrape (the process's, not this
+    server's alone: they share the cores)."""
+
+    def collect(self):
+        family = CounterMetricFamily("omnitalk_compute_seconds", "Seconds of compute by kind of "
+                                     "step, in this process", labels=["kind"])
+        for kind, seconds in sorted(CPU.busy_seconds().items()):
+            family.add_metric([kind], seconds)
+        yield family

@@ -110,7 +110,7 @@ class CascadeResponder:
                 if not any(ch.isalnum() for ch in spoken):
                     continue
                 sink.clause(spoken)
-                for samples in CPU.steps(iter(self.tts.synthesize(spoken)), sink.deadline):
+                for samples in CPU.steps(iter(self.tts.synthesize(spoken)), sink.deadline, "tts"):
                     if cancel.is_set():
                         break
                     sink.audio(samples, self.tts.sample_rate)
