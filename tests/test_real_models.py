@@ -268,3 +268,29 @@ def test_llama_cpp_replies_at_once_get_contexts_of_their_own_and_the_earlier_dea
         assert context.seen[:2] == greeting
     finally:
         llm._give_back(context)
+
+
+def test_llama_cpp_contexts_loaded_at_once_leave_stdout_and_stderr_where_they_were():
+    """Each load silences llama.cpp by pointing fds 1 and 2 at /dev/null and back; loads that
+    overlap must not leave them there (the bench's tables and the server's log vanished)."""
+    import os
+    import threading
+
+    from omnitalk.engines.base import ChatMessage, LLMConfig
+    from omnitalk.engines.llm_llama_cpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(LLMConfig(parallel=6))
+    before = [os.fstat(fd).st_ino for fd in (1, 2)]
+    start = threading.Barrier(6)
+
+    def reply() -> None:
+        start.wait()
+        list(llm.stream_chat([ChatMessage("user", "Hi.")], max_tokens=2))
+
+    threads = [threading.Thread(target=reply) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(llm._contexts) > 2  # loads did overlap with replies
+    assert [os.fstat(fd).st_ino for fd in (1, 2)] == before

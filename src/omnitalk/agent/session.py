@@ -492,6 +492,8 @@ class Session:
         interval = self.config.partial_interval_ms / 1000
         if self.audio_time - self._last_partial_at < interval:
             return
+        if CPU.waiting:
+            return  # a preview must not add to steps queued for the CPU: skip it under load
         if not self._partial_slots.acquire(blocking=False):
             return  # a partial is running (here or, sharing the ASR, in another session)
         self._last_partial_at = self.audio_time

@@ -62,7 +62,9 @@ class TTSConfig:
     voice: str = ""
     length_scale: float = 1.0
     volume: float = 0.8
-    threads: int = 1
+    # Steps run one at a time (engines/scheduler.py), so a sentence may take both cores: 2 threads
+    # synthesised in 0.53x the time of 1 here (RTF 0.097 -> 0.051).
+    threads: int = 2
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ from omnitalk.engines.base import ChatMessage, EngineError, LLMConfig
 from omnitalk.engines.packaged import smollm2_gguf_path
 from omnitalk.engines.scheduler import CPU
 
+# llama-cpp-python silences a load by pointing the process's stdout and stderr at /dev/null and
+# back: two loads at once (in any thread) can leave them pointing there for good.
+_LOADING = threading.Lock()
+
 
 class LlamaCppLLM:
     def __init__(self, config: LLMConfig | None = None) -> None:
@@ -41,13 +45,14 @@ class LlamaCppLLM:
 
     def _load(self):
         try:
-            return self._llama_class(
-                model_path=str(self._path),
-                n_ctx=self.config.context_tokens,
-                n_threads=self.config.threads,
-                n_threads_batch=self.config.threads,
-                verbose=False,
-            )
+            with _LOADING:
+                return self._llama_class(
+                    model_path=str(self._path),
+                    n_ctx=self.config.context_tokens,
+                    n_threads=self.config.threads,
+                    n_threads_batch=self.config.threads,
+                    verbose=False,
+                )
         except ValueError as error:
             raise EngineError(f"cannot load GGUF model {self._path}: {error}") from None
 

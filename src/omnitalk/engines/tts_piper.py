@@ -40,7 +40,7 @@ class PiperTTS:
         for path in (model_path, config_path):
             if not path.is_file():
                 raise EngineError(f"Piper voice file missing: {path}")
-        # Our own session options: Piper's default takes every core, starving the LLM thread.
+        # Our own session options: Piper's default takes every core it sees, whatever the config.
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.config.threads
         options.inter_op_num_threads = 1
