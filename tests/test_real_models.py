@@ -225,17 +225,18 @@ def test_chat_without_a_sound_device_says_why(capsys):
     assert "omnitalk talk" in message and ("microphone" in message or "audio I/O" in message)
 
 
-def test_llama_cpp_replies_at_once_get_contexts_of_their_own_and_the_earlier_deadline_goes_first(
+def test_llama_cpp_replies_at_once_are_decoded_together_and_a_conversation_keeps_its_cache(
         assistant):
-    """SmolLM2 through llama.cpp: a reply asked for while another is being written gets its own
-    context, and its tokens (deadline: now) all come before the rest of the other's (deadline:
-    far off); the next turn of a conversation goes back to the context that holds it."""
+    """SmolLM2 through llama.cpp: a reply asked for while another is being written joins the
+    same decode steps (their pieces interleave) instead of waiting for it; the next turn of a
+    conversation goes back to the sequence that holds it, and a repeated prompt gives the same
+    greedy answer from its cache as from scratch."""
     import threading
-    import time
 
-    from omnitalk.engines.base import ChatMessage
+    from omnitalk.engines.base import ChatMessage, LLMConfig
+    from omnitalk.engines.llm_llama_cpp import LlamaCppLLM
 
-    llm = assistant.responder.llm
+    llm = LlamaCppLLM(LLMConfig(temperature=0.0, parallel=2))
     system = ChatMessage("system", "You are a helpful assistant.")
     counting = [system, ChatMessage("user", "Count from one to fifty, in words.")]
     greeting = [system, ChatMessage("user", "Say hello.")]
@@ -243,54 +244,48 @@ def test_llama_cpp_replies_at_once_get_contexts_of_their_own_and_the_earlier_dea
     texts = {"a": [], "b": []}
     a_started = threading.Event()
 
-    def reply(tag: str, messages: list[ChatMessage], deadline: float) -> None:
-        for delta in llm.stream_chat(messages, deadline=lambda: deadline):
+    def reply(tag: str, messages: list[ChatMessage]) -> None:
+        for delta in llm.stream_chat(messages):
             order.append(tag)
             texts[tag].append(delta)
             a_started.set()
 
-    a = threading.Thread(target=reply, args=("a", counting, time.perf_counter() + 100))
+    a = threading.Thread(target=reply, args=("a", counting))
     a.start()
     a_started.wait(timeout=60)
-    b = threading.Thread(target=reply, args=("b", greeting, 0.0))
+    b = threading.Thread(target=reply, args=("b", greeting))
     b.start()
     a.join(timeout=120)
     b.join(timeout=120)
     first_b, last_b = order.index("b"), len(order) - 1 - order[::-1].index("b")
-    assert "a" not in order[first_b:last_b + 1]
-    assert "a" in order[:first_b] and "a" in order[last_b + 1:]  # a was written around b
-    assert "".join(texts["b"]).strip() and "".join(texts["a"]).strip()
-    assert len(llm._contexts) >= 2
-    next_turn = [*greeting, ChatMessage("assistant", "".join(texts["b"])),
-                 ChatMessage("user", "Again, please.")]
-    context = llm._take_context(next_turn)
-    try:
-        assert context.seen[:2] == greeting
-    finally:
-        llm._give_back(context)
+    assert "a" in order[first_b:last_b]  # a went on while b was written
+    alone = "".join(llm.stream_chat(greeting))  # b's sequence, its prompt cached
+    assert alone == "".join(texts["b"]) and alone.strip()
+    held = llm._decoder._held
+    next_turn = [*greeting, ChatMessage("assistant", alone), ChatMessage("user", "Again.")]
+    assert "".join(llm.stream_chat(next_turn)).strip()
+    assert sum(len(tokens) > 0 for tokens in held) == 2  # each conversation kept its sequence
 
 
-def test_llama_cpp_contexts_loaded_at_once_leave_stdout_and_stderr_where_they_were():
+def test_llama_cpp_models_loaded_at_once_leave_stdout_and_stderr_where_they_were():
     """Each load silences llama.cpp by pointing fds 1 and 2 at /dev/null and back; loads that
     overlap must not leave them there (the bench's tables and the server's log vanished)."""
     import os
     import threading
 
-    from omnitalk.engines.base import ChatMessage, LLMConfig
+    from omnitalk.engines.base import LLMConfig
     from omnitalk.engines.llm_llama_cpp import LlamaCppLLM
 
-    llm = LlamaCppLLM(LLMConfig(parallel=6))
     before = [os.fstat(fd).st_ino for fd in (1, 2)]
-    start = threading.Barrier(6)
+    start = threading.Barrier(4)
 
-    def reply() -> None:
+    def load() -> None:
         start.wait()
-        list(llm.stream_chat([ChatMessage("user", "Hi.")], max_tokens=2))
+        LlamaCppLLM(LLMConfig(parallel=1, context_tokens=256, max_tokens=16))
 
-    threads = [threading.Thread(target=reply) for _ in range(6)]
+    threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert len(llm._contexts) > 2  # loads did overlap with replies
     assert [os.fstat(fd).st_ino for fd in (1, 2)] == before
