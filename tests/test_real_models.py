@@ -289,3 +289,32 @@ def test_llama_cpp_models_loaded_at_once_leave_stdout_and_stderr_where_they_were
     for thread in threads:
         thread.join(timeout=120)
     assert [os.fstat(fd).st_ino for fd in (1, 2)] == before
+
+
+def test_a_llama_cpp_reply_cancelled_while_it_waits_for_a_sequence_ends_before_it_starts():
+    """One sequence, busy with a long reply: a second reply cancelled while it waits returns at
+    once, without waiting for the first to end, and has written nothing."""
+    import threading
+
+    from omnitalk.engines.base import ChatMessage, LLMConfig
+    from omnitalk.engines.llm_llama_cpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(LLMConfig(temperature=0.0, parallel=1))
+    ended: list[str] = []
+    started = threading.Event()
+
+    def long_reply() -> None:
+        for _ in llm.stream_chat([ChatMessage("user", "Count from one to fifty, in words.")]):
+            started.set()
+        ended.append("long")
+
+    cancel = threading.Event()
+    writer = threading.Thread(target=long_reply)
+    writer.start()
+    started.wait(timeout=60)
+    waiting = llm.stream_chat([ChatMessage("user", "Say hello.")], cancel)
+    cancel.set()
+    assert list(waiting) == []
+    ended.append("cancelled")
+    writer.join(timeout=120)
+    assert ended == ["cancelled", "long"]

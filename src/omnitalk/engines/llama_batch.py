@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import llama_cpp as lib
 
 from omnitalk.engines.base import EngineError
-from omnitalk.engines.scheduler import CPU
+from omnitalk.engines.scheduler import CPU, NOT_NEEDED
 
 BATCH_TOKENS = 512  # tokens one llama_decode may take: prompt chunks are cut to fit
 
@@ -34,8 +34,9 @@ class _Reply:
     max_tokens: int
     temperature: float
     deadline: Callable[[], float]
+    cancel: threading.Event | None  # the caller's
     out: queue.Queue = field(default_factory=queue.Queue)  # text, an error, or None at the end
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    dropped: threading.Event = field(default_factory=threading.Event)  # the caller stopped reading
     sequence: int = -1
     unread: list[int] = field(default_factory=list)  # tokens still to evaluate
     made: int = 0
@@ -44,9 +45,17 @@ class _Reply:
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
 
+    @property
+    def cancelled(self) -> bool:
+        return self.dropped.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+
 class BatchedDecoder:
-    def __init__(self, model, sequences: int, context_tokens: int, threads: int) -> None:
-        """`model`: a loaded llama_model pointer; each of `sequences` gets `context_tokens`."""
+    def __init__(self, llama, sequences: int, context_tokens: int, threads: int) -> None:
+        """`llama`: a loaded `llama_cpp.Llama` (kept: its model must outlive this context);
+        each of `sequences` gets `context_tokens`."""
+        self._llama = llama
+        model = llama._model.model
         self._vocab = lib.llama_model_get_vocab(model)
         params = lib.llama_context_default_params()
         params.n_ctx = sequences * context_tokens
@@ -74,28 +83,40 @@ class BatchedDecoder:
         if len(tokens) + 1 > self.context_tokens:
             raise EngineError(f"the prompt does not fit the LLM's context window of "
                               f"{self.context_tokens} tokens: it takes {len(tokens)}")
-        reply = _Reply(tokens, max_tokens, temperature, deadline)
+        reply = _Reply(tokens, max_tokens, temperature, deadline, cancel)
         with self._changed:
             self._waiting.append(reply)
             self._changed.notify_all()
+        CPU.nudge()  # a step waiting for its turn now counts this reply's deadline too
         try:
-            while (item := reply.out.get()) is not None:
+            while True:
+                try:
+                    item = reply.out.get(timeout=0.05)
+                except queue.Empty:
+                    if reply.cancelled:
+                        return
+                    continue
+                if item is None or reply.cancelled:
+                    return
                 if isinstance(item, Exception):
                     raise item
-                if cancel is not None and cancel.is_set():
-                    return
                 yield item
         finally:
-            reply.cancelled.set()  # the caller stopped reading: the loop drops it
+            reply.dropped.set()  # the loop lets it go at its next step
             with self._changed:
                 self._changed.notify_all()
 
-    def share_prefix(self, source: int = 0) -> None:
+    def share_prefix(self) -> None:
         """Copy one sequence's cache (a warmed-up system prompt) to every idle sequence."""
-        with self._changed:
+        # Every decode runs in a CPU turn: holding one, no decode touches the cache meanwhile.
+        with CPU.turn(0.0, "llm"), self._changed:
+            idle = [s for s, busy in enumerate(self._busy) if not busy]
+            if not idle:
+                return
+            source = max(idle, key=lambda s: len(self._held[s]))
             held = self._held[source]
-            for target in range(len(self._held)):
-                if target != source and not self._busy[target] and held:
+            for target in idle:
+                if target != source and held:
                     lib.llama_memory_seq_rm(self._memory, target, 0, -1)
                     lib.llama_memory_seq_cp(self._memory, source, target, 0, len(held))
                     self._held[target] = list(held)
@@ -104,28 +125,37 @@ class BatchedDecoder:
 
     def _loop(self) -> None:
         while True:
-            with self._changed:
-                self._drop_cancelled()
-                self._admit()
-                while not self._writing:
-                    self._changed.wait()
+            writing: list[_Reply] = []
+            try:
+                with self._changed:
                     self._drop_cancelled()
                     self._admit()
-                writing = list(self._writing)
-            try:
+                    while not self._writing:
+                        self._changed.wait()
+                        self._drop_cancelled()
+                        self._admit()
+                    writing = list(self._writing)
                 rows = self._fill_batch(writing)
-                with CPU.turn(min(reply.deadline() for reply, _ in rows), "llm"):
+                with CPU.turn(self._deadline, "llm"):
                     if lib.llama_decode(self._ctx, self._batch) != 0:
                         raise EngineError("llama.cpp found no room in its cache for the batch")
                     sampled = [(reply, lib.llama_sampler_sample(reply.sampler, self._ctx, row))
                                for reply, row in rows if row >= 0]
-            except Exception as error:  # every reply in the batch fails; the loop goes on
+                for reply, token in sampled:
+                    self._take(reply, token)
+            except Exception as error:  # the replies in hand fail; the loop goes on
+                failure = (error if isinstance(error, EngineError)
+                           else EngineError(f"llama.cpp failed: {error}"))
                 for reply in writing:
-                    self._finish(reply, error if isinstance(error, EngineError)
-                                 else EngineError(f"llama.cpp failed: {error}"))
-                continue
-            for reply, token in sampled:
-                self._take(reply, token)
+                    self._finish(reply, failure)
+
+    def _deadline(self) -> float:
+        """The step is needed when its most urgent reply is, counting replies that wait for a
+        sequence (they join at the next step)."""
+        with self._changed:
+            replies = self._writing + self._waiting
+        return min((reply.deadline() for reply in replies if not reply.cancelled),
+                   default=NOT_NEEDED)
 
     def _fill_batch(self, writing: list[_Reply]) -> list[tuple[_Reply, int]]:
         """One token per reply being written, then prompt chunks while room is left; returns
@@ -155,7 +185,7 @@ class BatchedDecoder:
     def _take(self, reply: _Reply, token: int) -> None:
         reply.made += 1
         held = self._held[reply.sequence]
-        if lib.llama_vocab_is_eog(self._vocab, token) or reply.cancelled.is_set():
+        if lib.llama_vocab_is_eog(self._vocab, token) or reply.cancelled:
             self._finish(reply, None)
             return
         text = reply.text.decode(self._piece(token))
@@ -178,11 +208,15 @@ class BatchedDecoder:
     def _admit(self) -> None:
         """Give waiting replies free sequences, each the one sharing most of its prompt."""
         while self._waiting and not all(self._busy):
-            reply = self._waiting.pop(0)
+            reply = min(self._waiting, key=lambda r: r.deadline())  # the most urgent first
+            self._waiting.remove(reply)
             free = [s for s, busy in enumerate(self._busy) if not busy]
             sequence = max(free, key=lambda s: _shared(self._held[s], reply.tokens))
             keep = min(_shared(self._held[sequence], reply.tokens), len(reply.tokens) - 1)
-            lib.llama_memory_seq_rm(self._memory, sequence, keep, -1)
+            if not lib.llama_memory_seq_rm(self._memory, sequence, keep, -1):
+                # Some caches (recurrent models) cannot drop a tail: start the sequence afresh.
+                lib.llama_memory_seq_rm(self._memory, sequence, 0, -1)
+                keep = 0
             del self._held[sequence][keep:]
             self._busy[sequence] = True
             reply.sequence, reply.unread = sequence, reply.tokens[keep:]
@@ -190,10 +224,10 @@ class BatchedDecoder:
             self._writing.append(reply)
 
     def _drop_cancelled(self) -> None:
-        for reply in [r for r in self._waiting if r.cancelled.is_set()]:
+        for reply in [r for r in self._waiting if r.cancelled]:
             self._waiting.remove(reply)
             reply.out.put(None)
-        for reply in [r for r in self._writing if r.cancelled.is_set()]:
+        for reply in [r for r in self._writing if r.cancelled]:
             self._finish(reply, None)
 
     def _finish(self, reply: _Reply, error: Exception | None) -> None:
@@ -201,7 +235,7 @@ class BatchedDecoder:
             if reply in self._writing:
                 self._writing.remove(reply)
                 self._busy[reply.sequence] = False
-                if reply.unread or error is not None:  # what the cache holds is unknown
+                if error is not None:  # a failed decode: what the cache holds is unknown
                     lib.llama_memory_seq_rm(self._memory, reply.sequence, 0, -1)
                     self._held[reply.sequence] = []
                 lib.llama_sampler_free(reply.sampler)

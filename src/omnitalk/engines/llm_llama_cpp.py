@@ -55,7 +55,7 @@ class LlamaCppLLM:
             template=template, eos_token=model.token_get_text(model.token_eos()),
             bos_token=model.token_get_text(model.token_bos()),
             stop_token_ids=[model.token_eos()])
-        self._decoder = BatchedDecoder(model.model, self.config.parallel,
+        self._decoder = BatchedDecoder(self._llama, self.config.parallel,
                                        self.config.context_tokens, self.config.threads)
 
     @property

@@ -15,13 +15,12 @@ each kind of step has run (`busy_seconds`), which `bench serve` and `/metrics` r
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # Deadlines of work nobody waits for yet, in seconds from now.
@@ -32,7 +31,8 @@ NOT_NEEDED = math.inf  # a cancelled reply's remaining steps: after everything e
 class DeadlineScheduler:
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._waiting: list[tuple[float, int]] = []  # (deadline, ticket), a heap
+        # Waiting steps: ticket -> its deadline as last read (a callable is read at each wake).
+        self._waiting: dict[int, float] = {}
         self._tickets = itertools.count()
         self._owner: int | None = None  # the thread whose step runs
         self._depth = 0
@@ -51,20 +51,33 @@ class DeadlineScheduler:
         with self._changed:
             return dict(self._busy)
 
+    def nudge(self) -> None:
+        """Deadlines given as callables may have changed: waiting steps read them again."""
+        with self._changed:
+            self._changed.notify_all()
+
     @contextmanager
-    def turn(self, deadline: float, kind: str = "other") -> Iterator[None]:
+    def turn(self, deadline: float | Callable[[], float], kind: str = "other") -> Iterator[None]:
         """Wait until no step with an earlier deadline is waiting and none runs, then run this
-        one. A step may nest others (they run at once, as part of it, and count as it)."""
+        one. `deadline` may be a callable, read again whenever the scheduler changes. A step may
+        nest others (they run at once, as part of it, and count as it)."""
+        read = deadline if callable(deadline) else (lambda: deadline)
         me = threading.get_ident()
         with self._changed:
             if self._owner == me:
                 self._depth += 1
             else:
-                ticket = (deadline, next(self._tickets))
-                heapq.heappush(self._waiting, ticket)
-                while self._owner is not None or self._waiting[0] != ticket:
-                    self._changed.wait()
-                heapq.heappop(self._waiting)
+                ticket = next(self._tickets)
+                try:
+                    while True:
+                        self._waiting[ticket] = read()
+                        first = min(self._waiting, key=lambda t: (self._waiting[t], t))
+                        if self._owner is None and first == ticket:
+                            break
+                        self._changed.wait()
+                finally:
+                    del self._waiting[ticket]
+                    self._changed.notify_all()  # the next in line may go, or re-read
                 self._owner, self._depth = me, 1
         started = time.perf_counter()
         try:
