@@ -51,8 +51,9 @@ class LLMConfig:
     context_tokens: int = 2048
     threads: int = 2
     timeout_s: float = 30.0
-    # llama-cpp: replies generated at once, each in its own context (KV cache); more wait.
-    parallel: int = 4
+    # llama-cpp: replies decoded together in one batch, each a sequence of its own in one KV
+    # cache of parallel x context_tokens; more wait. `serve` raises it to --max-sessions.
+    parallel: int = 1
 
 
 @dataclass
