@@ -21,8 +21,8 @@ about the same after a 60 s turn as after a 3 s question.
 Sessions share the CPU: every ASR pass, like the responder's LLM and TTS steps, runs in the
 process's scheduler (`engines/scheduler.py`) at the moment its result is needed. A reply is
 needed when the turn ends (a speculative one, at the end of the silence it was started in) and,
-once it plays, when its audio so far has played out; a committed piece when the turn could end;
-a partial transcript, a few seconds on.
+once it plays, when its audio so far has played out; a committed piece when the turn could end.
+Partial transcripts run beside the scheduler, and only while no step waits for the CPU.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from omnitalk.agent.turns import Signal, TurnConfig, TurnDetector
 from omnitalk.audio.frames import FrameChunker
 from omnitalk.duplex.states import State
 from omnitalk.engines.base import ASR, VAD, ChatMessage
-from omnitalk.engines.scheduler import CPU, NOT_NEEDED, PARTIAL_SLACK_S
+from omnitalk.engines.scheduler import CPU, NOT_NEEDED
 
 log = logging.getLogger(__name__)
 
@@ -510,8 +510,9 @@ class Session:
     def _partial_transcript(self, turn: int, audio: np.ndarray, pieces: list[Future]) -> None:
         heard = [p.result() for p in pieces if p.done() and not p.cancelled()]
         try:
-            text = self._transcribe(audio, time.perf_counter() + PARTIAL_SLACK_S, "asr_partial",
-                                    context=_joined(*heard))
+            # Beside the scheduler, not in it: a partial that held the CPU when the user stopped
+            # would make the final pass wait for it. It is skipped when steps wait instead.
+            text = self.asr.transcribe(audio, context=_joined(*heard))
         except Exception as error:  # a partial is a preview: report, keep listening
             self._emit(ev.ErrorEvent(turn, self.audio_time, "asr_error", str(error)))
             return

@@ -4,9 +4,9 @@ Every heavy step of a conversation (an ASR pass, one LLM token, one sentence of 
 inside `CPU.turn(deadline)`, where the deadline is the `time.perf_counter()` moment its result is
 needed: for a reply, when its next audio must play (so the first clause of a new reply goes
 before the fifth clause of one that has seconds of audio queued); for a speculative reply, when
-the user's silence would end the turn; for a partial transcript, a few seconds on. One step runs
-at a time, earliest deadline first; a step in progress is never interrupted, so no step is long
-(a token, a sentence, a transcription pass).
+the user's silence would end the turn. One step runs at a time, earliest deadline first; a
+step in progress is never interrupted, so no step is long (a token, a sentence, a transcription
+pass). Partial transcripts, which nobody waits for, stay outside (`agent/session.py`).
 
 There is one scheduler per process, because there is one set of cores: engines that each take
 every core would otherwise run side by side and slow one another down. It counts the seconds
@@ -23,8 +23,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# Deadlines of work nobody waits for yet, in seconds from now.
-PARTIAL_SLACK_S = 5.0
 NOT_NEEDED = math.inf  # a cancelled reply's remaining steps: after everything else
 
 
