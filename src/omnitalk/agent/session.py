@@ -492,7 +492,7 @@ class Session:
         interval = self.config.partial_interval_ms / 1000
         if self.audio_time - self._last_partial_at < interval:
             return
-        if CPU.waiting:
+        if CPU.waiting or not self._turn_audio:  # a piece may have just taken all of it
             return  # a preview must not add to steps queued for the CPU: skip it under load
         if not self._partial_slots.acquire(blocking=False):
             return  # a partial is running (here or, sharing the ASR, in another session)
