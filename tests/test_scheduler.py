@@ -118,3 +118,36 @@ def test_a_speculative_reply_does_not_delay_a_committed_one():
     assert not any(isinstance(e, ev.ReplyStarted) for e in a_events.snapshot())  # still held
     a.close()
     b.close()
+
+
+def test_a_deadline_given_as_a_callable_is_read_again_while_it_waits():
+    """A waiting step whose need grew urgent (a reply joined its batch) goes before one that was
+    more urgent when both began to wait."""
+    scheduler, ran = DeadlineScheduler(), []
+    holding, release = threading.Event(), threading.Event()
+    batch_deadline = [5.0]
+
+    def hold() -> None:
+        with scheduler.turn(0.0):
+            holding.set()
+            release.wait()
+
+    def step(name: str, deadline) -> None:
+        with scheduler.turn(deadline):
+            ran.append(name)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    threads = [threading.Thread(target=step, args=("batch", lambda: batch_deadline[0])),
+               threading.Thread(target=step, args=("tts", 3.0))]
+    for thread in threads:
+        thread.start()
+    while scheduler.waiting < 2:
+        time.sleep(0.001)
+    batch_deadline[0] = 1.0
+    scheduler.nudge()
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join()
+    assert ran == ["batch", "tts"]

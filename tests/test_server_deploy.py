@@ -143,6 +143,8 @@ def test_sigterm_drains_the_running_session_and_then_exits():
         assert readyz(base).json()["status"] == "draining"
         assert metrics(base)[("omnitalk_draining", ())] == 1
         assert refusal(base) == ("server_draining", 1013)
+        assert metrics(base)[("omnitalk_sessions_refused_total",
+                              (("reason", "server_draining"),))] == 1
         assert process.poll() is None  # a session is running: the process waits for it
         assert typed_turn(running, "Still there?") == REPLY
         assert spoken_turn(running)[-1]["text"] == REPLY
