@@ -37,7 +37,7 @@ OWN_FLAGS = {
     "asr": {"--fixtures", "--repeats", "--config", "--asr-model"},
     "llm": {"--repeats", "--config", "--llm-model", "--system-prompt"},
     "serve": {"--sessions", "--rounds"} | ENGINE_FLAGS,
-    "omni": {"--precisions", "--threads", "--question-seconds"},
+    "omni": {"--precisions", "--threads", "--question-seconds", "--sessions"},
     "data": {"--items", "--workers"},
 }
 
@@ -55,8 +55,8 @@ def options_in(help: str) -> set[str]:
 
 def test_bench_omni_help_shows_only_its_own_options(capsys):
     options = options_in(help_text(capsys, ["bench", "omni"]))
-    assert {"--precisions", "--threads", "--question-seconds", "--json"} <= options
-    assert not {"--checkpoint", "--fixtures", "--sessions", "--config", "--items"} & options
+    assert {"--precisions", "--threads", "--question-seconds", "--sessions", "--json"} <= options
+    assert not {"--checkpoint", "--fixtures", "--rounds", "--config", "--items"} & options
 
 
 @pytest.mark.parametrize("benchmark", sorted(OWN_FLAGS))
@@ -95,7 +95,9 @@ def test_bench_without_a_benchmark_says_which_are_there(capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["bench", "omni", "--precisions", "fp64"], "--precisions wants a list from fp32,bf16,int8"),
+    (["bench", "omni", "--precisions", "fp64"], "--precisions wants a list from fp32,bf16,int8,"),
+    (["bench", "omni", "--sessions", "1,0"], "--sessions wants positive counts"),
+    (["bench", "omni", "--sessions", "two"], "--sessions wants positive counts"),
     (["bench", "serve", "--sessions", "1,x"], "--sessions wants counts like 1,2,4,8"),
     (["bench", "serve", "--rounds", "0"], "--rounds >= 1"),
     (["bench", "data", "--items", "0"], "--items and --workers must be at least 1"),

@@ -113,8 +113,8 @@ def test_special_tokens_never_reach_snac_and_are_counted(snac, monkeypatch):
             if frame is not None and frame < len(codes):
                 audio[layer] = codes[frame, layer]
         steps.append(Step(index, None, audio))
-    monkeypatch.setattr(omni_inference, "decode", lambda *args, **kwargs: iter(steps))
     inference = omni_inference.OmniInference(None, None, None, snac, OmniSettings())
+    monkeypatch.setattr(inference.batch, "decode", lambda *args, **kwargs: iter(steps))
     events = list(inference._run([], omni_inference.SPEECH, {}, None, 0.0, {}))
     done = events[-1]
     assert done.dropped_frames == 1

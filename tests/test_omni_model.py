@@ -19,7 +19,7 @@ from omni_tiny import lit_config, lit_state, write_lit_checkpoint
 from omnitalk.omni import layout as lo
 from omnitalk.omni.checkpoint import CheckpointError, export_safetensors, load_checkpoint
 from omnitalk.omni.config import OmniConfigError
-from omnitalk.omni.quantize import set_precision
+from omnitalk.omni.quantize import fast_codec_dtype, int8_kernel, set_precision
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -215,11 +215,12 @@ def test_no_weights_and_unsupported_configs_are_refused(tmp_path):
         load_checkpoint(tmp_path)
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_reduced_precision_stays_close_to_fp32(tiny, precision):
+@pytest.mark.parametrize(("precision", "kernel"),
+                         [("bf16", "auto"), ("int8", "weight-only"), ("int8", "dynamic")])
+def test_reduced_precision_stays_close_to_fp32(tiny, precision, kernel):
     folder, config, _ = tiny
     reference = load_checkpoint(folder).model
-    reduced = set_precision(load_checkpoint(folder).model, precision)
+    reduced = set_precision(load_checkpoint(folder).model, precision, kernel)
     ids, audio, positions = speech_inputs(config)
     with torch.no_grad():
         text_ref, audio_ref = reference(ids, audio_features=audio, audio_positions=positions)
@@ -230,3 +231,20 @@ def test_reduced_precision_stays_close_to_fp32(tiny, precision):
         assert similarity.min() > 0.99
     if precision == "int8":
         assert type(reduced.head).__name__ == "Int8Head"
+        kinds = {type(m).__name__ for m in reduced.backbone.modules()}
+        assert ("DynamicInt8Linear" in kinds) == (kernel == "dynamic")
+        # The MLP's down projection keeps bf16 activations whatever the kernel.
+        assert type(reduced.backbone.layers[0].mlp.down_proj).__name__ == "Int8Linear"
+
+
+def test_int8_kernel_is_picked_by_cpu_feature():
+    amx = {"amx": True, "avx512_bf16": True, "vnni": True}
+    no_amx = {"amx": False, "avx512_bf16": True, "vnni": True}
+    avx2 = {"amx": False, "avx512_bf16": False, "vnni": False}
+    assert int8_kernel("auto", amx) == "weight-only"
+    assert int8_kernel("auto", no_amx) == int8_kernel("auto", avx2) == "dynamic"
+    assert int8_kernel("weight-only", no_amx) == "weight-only"
+    assert fast_codec_dtype(no_amx) == torch.bfloat16
+    assert fast_codec_dtype(avx2) == torch.float32
+    with pytest.raises(ValueError, match="int8 kernel must be one of"):
+        int8_kernel("fast")

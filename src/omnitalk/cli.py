@@ -381,12 +381,20 @@ def cmd_bench_omni(args: argparse.Namespace) -> int:
     from omnitalk.bench import omni
 
     precisions = [p for p in args.precisions.split(",") if p]
-    if not precisions or set(precisions) - {"fp32", "bf16", "int8"}:
-        print("omnitalk bench: --precisions wants a list from fp32,bf16,int8", file=sys.stderr)
+    if not precisions or set(precisions) - set(omni.PRECISION_SPECS):
+        print("omnitalk bench: --precisions wants a list from "
+              f"{','.join(omni.PRECISION_SPECS)}", file=sys.stderr)
+        return 2
+    try:
+        sessions = [int(n) for n in args.sessions.split(",") if n]
+    except ValueError:
+        sessions = [0]
+    if any(n < 1 for n in sessions):
+        print("omnitalk bench: --sessions wants positive counts, e.g. 1,2,4", file=sys.stderr)
         return 2
     _calibrate_machine()
     omni.run(precisions, threads=args.threads, question_seconds=args.question_seconds,
-             json_line=args.json)
+             json_line=args.json, sessions=tuple(sessions))
     return 0
 
 
@@ -533,7 +541,12 @@ def _add_bench(verbs: argparse._SubParsersAction) -> None:
         "SNAC's real-time factor, time to first audio and peak memory; then how streamed SNAC "
         "chunks differ from one whole decode. Needs no weights.")
     omni.add_argument("--precisions", default="fp32,bf16,int8",
-                      help="talker precisions to measure (default fp32,bf16,int8)")
+                      help="talker precisions to measure (default fp32,bf16,int8; int8 "
+                      "uses the kernel picked for this CPU, int8:dynamic and "
+                      "int8:weight-only name one)")
+    omni.add_argument("--sessions", default="",
+                      help="also answer this many questions at once, e.g. 1,2,4: ms per step "
+                      "per session and time to first audio (default: none)")
     omni.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     omni.add_argument("--question-seconds", type=float, default=3.0,
                       help="length of the spoken question (default 3)")

@@ -10,6 +10,14 @@ peak memory is its own.
 
 One step is one 85.3 ms audio frame: real time means at most 85.3 ms per batch-2 step,
 including its share of SNAC decoding (one chunk per `chunk_frames` steps), i.e. 11.72 steps/s.
+
+With `sessions`, that many questions are answered at once through `OmniInference` (each in its
+own thread, as the server's sessions are), their decode steps shared by `TalkerBatch` and their
+SNAC chunks decoded in their own threads: a session's step time is its wall time per step from
+its first token to its last, SNAC and the other sessions included.
+
+A precision may name int8's kernel ("int8:dynamic", "int8:weight-only"); plain "int8" is the
+one `quantize.int8_kernel` picks for this CPU.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from omnitalk.bench.report import print_json, print_report
 
 FRAME_MS = 2048 / 24000 * 1000  # 85.33 ms of audio per step
 STEPS = 48
+PRECISION_SPECS = ("fp32", "bf16", "int8", "int8:dynamic", "int8:weight-only")
 
 
 def _median_ms(values: list[float]) -> float:
@@ -51,8 +60,41 @@ def _placeholder_tokenizer():
     return tokenizer
 
 
-def measure(precision: str, threads: int, question_seconds: float, seed: int) -> dict:
-    """Everything for one precision; runs in its own process."""
+def concurrent_answers(inference, question: np.ndarray, sessions: int) -> dict:
+    """`sessions` answers at once: each one's ms per step (first token to last, SNAC and the
+    other sessions included) and its time to first audio."""
+    import threading
+
+    from omnitalk.omni.inference import AnswerDone
+
+    done: list[AnswerDone] = []
+    failures: list[BaseException] = []
+
+    def session() -> None:
+        try:
+            done.extend(e for e in inference.answer(question) if isinstance(e, AnswerDone))
+        except BaseException as error:  # reported below, not lost in the thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=session) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    step_ms = [(a.seconds["encode"] + a.seconds["decode"] - a.seconds["first_text"])
+               / max(1, a.steps - 1) * 1000 for a in done]
+    first_audio = [a.seconds["first_audio"] * 1000 for a in done]
+    return {"sessions": sessions, "step_ms": statistics.median(step_ms),
+            "worst_step_ms": max(step_ms), "first_audio_ms": statistics.median(first_audio),
+            "worst_first_audio_ms": max(first_audio), "steps": min(a.steps for a in done),
+            "widest_step": inference.batch.widest}
+
+
+def measure(spec: str, threads: int, question_seconds: float, seed: int,
+            sessions: tuple[int, ...] = ()) -> dict:
+    """Everything for one precision spec ("int8:dynamic"); runs in its own process."""
     import torch
     from snac import SNAC
     from transformers import WhisperConfig
@@ -64,21 +106,24 @@ def measure(precision: str, threads: int, question_seconds: float, seed: int) ->
     from omnitalk.omni.decoding import BATCH_PARALLEL, SPEECH, Talker, decode
     from omnitalk.omni.inference import AudioChunk, OmniInference
     from omnitalk.omni.model import OmniModel
-    from omnitalk.omni.quantize import set_precision
+    from omnitalk.omni.quantize import fast_codec_dtype, int8_kernel, set_precision
     from omnitalk.omni.settings import DecodingOptions, OmniSettings
     from omnitalk.omni.whisper import WhisperFeatures
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
+    precision, _, kernel = spec.partition(":")
+    kernel = int8_kernel(kernel or "auto") if precision == "int8" else ""
     dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     torch.set_default_dtype(dtype)  # built as the loader builds it: in the working precision
-    model = set_precision(OmniModel(OmniConfig()).eval(), precision)
+    model = set_precision(OmniModel(OmniConfig()).eval(), precision, kernel or "auto")
     torch.set_default_dtype(torch.float32)
     encoder = WhisperEncoder(WhisperConfig(num_mel_bins=80, d_model=768, encoder_layers=12,
                                            encoder_attention_heads=12, encoder_ffn_dim=3072,
                                            max_source_positions=1500))
     whisper = WhisperFeatures(encoder, 80, dtype)
-    snac = for_inference(SNAC(**SNAC_24KHZ), dtype)
+    snac = for_inference(SNAC(**SNAC_24KHZ),
+                         torch.float32 if precision == "fp32" else fast_codec_dtype())
     settings = OmniSettings(precision=precision, decoding=DecodingOptions(max_steps=STEPS))
     inference = OmniInference(model, _placeholder_tokenizer(), whisper, snac, settings)
     weights_mb = sum(t.numel() * t.element_size()
@@ -131,10 +176,14 @@ def measure(precision: str, threads: int, question_seconds: float, seed: int) ->
     encode_start = time.perf_counter()
     whisper(question)
     encode_ms = (time.perf_counter() - encode_start) * 1000
+    together = [concurrent_answers(inference, question, n) for n in sessions]
 
     step_b2 = _median_ms(batch2)
     return {
         "precision": precision,
+        "int8_kernel": kernel,
+        "codec_dtype": str(next(snac.parameters()).dtype).removeprefix("torch."),
+        "sessions": together,
         "step_b1_ms": _median_ms(batch1),
         "step_b2_ms": step_b2,
         "parts_ms": {name: _median_ms(values) for name, values in parts.items()},
@@ -194,8 +243,29 @@ def chunk_edges_table(rows: list[dict[str, float]], frames: int = 40) -> Table:
     return table
 
 
+def _label(result: dict) -> str:
+    kernel = result["int8_kernel"]
+    return f"{result['precision']} ({kernel})" if kernel else result["precision"]
+
+
+def sessions_table(results: list[dict]) -> Table:
+    table = Table(title="Sessions answering at once (one shared decode step, SNAC in each "
+                  f"session's thread): ms per step per session, real time <= {FRAME_MS:.1f}")
+    for name in ("precision", "SNAC dtype", "sessions", "step ms (median / worst)",
+                 "real time?", "first audio ms (median / worst)", "widest step"):
+        table.add_column(name, justify="left" if name == "precision" else "right")
+    for r in results:
+        for row in r["sessions"]:
+            table.add_row(_label(r), r["codec_dtype"], str(row["sessions"]),
+                          f"{row['step_ms']:.1f} / {row['worst_step_ms']:.1f}",
+                          "yes" if row["worst_step_ms"] <= FRAME_MS else "no",
+                          f"{row['first_audio_ms']:.0f} / {row['worst_first_audio_ms']:.0f}",
+                          str(row["widest_step"]))
+    return table
+
+
 def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
-        seed: int = 0, json_line: bool = False) -> list[dict]:
+        seed: int = 0, json_line: bool = False, sessions: tuple[int, ...] = ()) -> list[dict]:
     results = []
     context = multiprocessing.get_context("spawn")
     for precision in precisions:
@@ -203,7 +273,7 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
             Console(stderr=True).print(f"measuring {precision} (a random 0.5B talker is built "
                                        "first)...")
             results.append(pool.submit(measure, precision, threads, question_seconds,
-                                       seed).result())
+                                       seed, tuple(sessions)).result())
     prompt = results[0]["prompt_tokens"] if results else 0
     table = Table(title=f"Mini-Omni-sized talker, {threads} threads, a {question_seconds:g} s "
                   f"question ({prompt}-token prompt), medians; real time = "
@@ -215,7 +285,7 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
     for r in results:
         parts = r["parts_ms"]
         table.add_row(
-            r["precision"], f"{1000 / r['step_b1_ms']:.1f}", f"{1000 / r['step_b2_ms']:.1f}",
+            _label(r), f"{1000 / r['step_b1_ms']:.1f}", f"{1000 / r['step_b2_ms']:.1f}",
             f"{r['step_b2_ms']:.1f}",
             f"{parts['body']:.1f} / {parts['text head']:.1f} / {parts['audio head']:.1f}",
             f"{r['snac_chunk_ms']:.0f} ({r['snac_rtf']:.2f})", f"{r['realtime_step_ms']:.1f}",
@@ -223,6 +293,8 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
             f"{r['first_audio_ms']:.0f}", f"{r['weights_mb']:.0f}", f"{r['peak_rss_mb']:.0f}",
         )
     Console(width=max(120, Console().width)).print(table)
+    if sessions:
+        print_report(sessions_table(results))
     edges = chunk_edges(seed)
     print_report(chunk_edges_table(edges))
     if json_line:
@@ -230,6 +302,8 @@ def run(precisions: list[str], threads: int = 2, question_seconds: float = 3.0,
             "threads": threads, "question_s": question_seconds, "frame_ms": FRAME_MS,
             "precisions": [{**r, "steps_per_s_b1": 1000 / r["step_b1_ms"],
                             "steps_per_s_b2": 1000 / r["step_b2_ms"],
-                            "realtime": r["realtime_step_ms"] <= FRAME_MS} for r in results],
+                            "realtime": r["realtime_step_ms"] <= FRAME_MS,
+                            "sessions": [{**row, "realtime": row["worst_step_ms"] <= FRAME_MS}
+                                         for row in r["sessions"]]} for r in results],
             "snac_chunk_edges": edges})
     return results

@@ -109,19 +109,6 @@ class Talker:
         return self.model.hidden(self.model.embed(ids[:, :, None]), self.cache)[:, -1]
 
 
-@torch.inference_mode()
-def _pick(model, hidden: torch.Tensor, plan: Plan, text_ended: bool, options: DecodingOptions,
-          generator: torch.Generator | None) -> tuple[int, torch.Tensor | None]:
-    """Sample this step's text token (pad_t once ended) and audio tokens (None: text only)."""
-    text = model.config.vocab.pad_t
-    if not text_ended:
-        text = int(sample(model.text_logits(hidden[plan.text_row]), options.text, generator))
-    audio = None
-    if plan.speaks:
-        audio = sample(model.audio_logits(hidden[plan.audio_row]), options.audio, generator)
-    return text, audio
-
-
 def _shares_all_but_last(ids: torch.Tensor, features: dict) -> bool:
     """Whether every row has the same ids and features up to the last position."""
     if ids.shape[0] == 1 or ids.shape[-1] < 2:
@@ -146,6 +133,90 @@ def stack_prompts(prompts: Sequence[Prompt]) -> torch.Tensor:
     return torch.from_numpy(np.stack([p.ids for p in prompts]))
 
 
+class AnswerStream:
+    """One answer's decoding state: its prompt rows, the rules that end it, what it feeds next.
+
+    The model is run by a driver: `decode()` for one answer, `omni.batching.TalkerBatch` for
+    several answers sharing each step. Per step the driver passes this answer's logits to
+    `pick`, then feeds `next_ids()` to the answer's rows.
+    """
+
+    def __init__(self, model, prompts: Sequence[Prompt], plan: Plan,
+                 options: DecodingOptions | None = None) -> None:
+        options = options or DecodingOptions()
+        options.text.check()
+        options.audio.check()
+        self.ids = stack_prompts(prompts).to(model.device)  # [rows, 8, prompt length]
+        self.rows = self.ids.shape[0]
+        if plan.text_row >= self.rows or (plan.speaks and plan.audio_row >= self.rows):
+            raise ValueError(f"plan {plan} needs more than the {self.rows} prompt row(s) given")
+        self.budget = min(options.max_steps, model.config.block_size - self.ids.shape[-1])
+        if self.budget < 1:
+            raise ValueError(f"a {self.ids.shape[-1]}-token prompt leaves no room in the "
+                             f"{model.config.block_size}-token context")
+        self.plan = plan
+        self.options = options
+        self.generator = None
+        if options.seed >= 0:
+            self.generator = torch.Generator(device=model.device).manual_seed(options.seed)
+        self.vocab = model.config.vocab
+        self._pad_audio = torch.tensor(
+            [self.vocab.audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
+            device=model.device)
+        self._layer_shift = self.vocab.audio_id(0, torch.arange(AUDIO_LAYERS,
+                                                                device=model.device))
+        self.index = 0  # steps yielded
+        self.text_ended = False
+        self._fed: tuple[int, torch.Tensor | None] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """The context or max_steps leaves no room for another step."""
+        return self.index >= self.budget
+
+    @torch.inference_mode()
+    def logits(self, model, hidden: torch.Tensor) -> tuple[torch.Tensor | None,
+                                                            torch.Tensor | None]:
+        """This answer's text and audio logits from its rows' hidden states [rows, H]; only
+        the slices `pick` samples are computed."""
+        text = None if self.text_ended else model.text_logits(hidden[self.plan.text_row])
+        audio = model.audio_logits(hidden[self.plan.audio_row]) if self.plan.speaks else None
+        return text, audio
+
+    @torch.inference_mode()
+    def pick(self, text_logits: torch.Tensor | None,
+             audio_logits: torch.Tensor | None) -> Step | None:
+        """Sample this step (pad_t once the text has ended); None when a stop rule ends it."""
+        text = self.vocab.pad_t
+        if not self.text_ended:
+            text = int(sample(text_logits, self.options.text, self.generator))
+        audio = None
+        if self.plan.speaks:
+            audio = sample(audio_logits, self.options.audio, self.generator)
+            # Layer 6's end-of-audio: every frame is complete. As in the reference, the
+            # prefill step's audio is not checked.
+            if self.index > 0 and int(audio[-1]) == EOA:
+                return None
+        elif text == self.vocab.eot:
+            return None
+        step = Step(self.index, None if self.text_ended else text,
+                    None if audio is None else audio.cpu().numpy())
+        self.text_ended = self.text_ended or text == self.vocab.eot
+        self._fed = (text, audio)
+        self.index += 1
+        return step
+
+    def next_ids(self) -> torch.Tensor:
+        """[rows, 8]: the last step's text to every row, its audio to the audio row."""
+        text, audio = self._fed
+        ids = self._pad_audio.new_empty((self.rows, STREAMS))
+        ids[:, :AUDIO_LAYERS] = self._pad_audio
+        ids[:, TEXT_STREAM] = text
+        if audio is not None:
+            ids[self.plan.audio_row, :AUDIO_LAYERS] = audio + self._layer_shift
+        return ids
+
+
 def decode(
     model,
     prompts: Sequence[Prompt],
@@ -159,49 +230,18 @@ def decode(
     `features` holds the embed() keywords: audio_features [B, F, dim] and audio_positions,
     image_features and image_positions.
     """
-    options = options or DecodingOptions()
-    options.text.check()
-    options.audio.check()
-    ids = stack_prompts(prompts).to(model.device)
-    rows = ids.shape[0]
-    if plan.text_row >= rows or (plan.speaks and plan.audio_row >= rows):
-        raise ValueError(f"plan {plan} needs more than the {rows} prompt row(s) given")
-    budget = min(options.max_steps, model.config.block_size - ids.shape[-1])
-    if budget < 1:
-        raise ValueError(f"a {ids.shape[-1]}-token prompt leaves no room in the "
-                         f"{model.config.block_size}-token context")
-    generator = None
-    if options.seed >= 0:
-        generator = torch.Generator(device=model.device).manual_seed(options.seed)
-    vocab = model.config.vocab
-    pad_audio = torch.tensor([vocab.audio_id(PAD_A, layer) for layer in range(AUDIO_LAYERS)],
-                             device=model.device)
-    layer_shift = vocab.audio_id(0, torch.arange(AUDIO_LAYERS, device=model.device))
+    stream = AnswerStream(model, prompts, plan, options)
     talker = Talker(model)
-    text_ended = False
     # No inference_mode around the loop: it would stay on in the caller between yields.
-    hidden = talker.prefill(ids, **(features or {}))
-    for index in range(budget):
-        if cancel is not None and cancel.is_set():
+    hidden = talker.prefill(stream.ids, **(features or {}))
+    while cancel is None or not cancel.is_set():
+        step = stream.pick(*stream.logits(model, hidden))
+        if step is None:
             return
-        text, audio = _pick(model, hidden, plan, text_ended, options, generator)
-        # Layer 6's end-of-audio: every frame is complete. As in the reference, the prefill
-        # step's audio is not checked.
-        if audio is not None and index > 0 and int(audio[-1]) == EOA:
+        yield step
+        if stream.finished:
             return
-        if audio is None and text == vocab.eot:
-            return
-        yield Step(index, None if text_ended else text,
-                   None if audio is None else audio.cpu().numpy())
-        text_ended = text_ended or text == vocab.eot
-        if index + 1 == budget:
-            return
-        step_ids = pad_audio.new_empty((rows, STREAMS))
-        step_ids[:, :AUDIO_LAYERS] = pad_audio
-        step_ids[:, TEXT_STREAM] = text
-        if audio is not None:
-            step_ids[plan.audio_row, :AUDIO_LAYERS] = audio + layer_shift
-        hidden = talker.step(step_ids)
+        hidden = talker.step(stream.next_ids())
 
 
 class FrameAssembler:

@@ -1,7 +1,8 @@
 """Answer with an end-to-end talker: speech (or text) in, streamed text and audio out.
 
 `OmniInference` holds the loaded parts (talker, tokenizer, Whisper encoder, SNAC, optionally
-CLIP) and turns one question into a stream of typed events: `TextDelta` as soon as each text
+CLIP) and turns one question into a stream of typed events (sessions asking at once share
+each decode step: `omni.batching.TalkerBatch`): `TextDelta` as soon as each text
 token decodes, `AudioChunk` as soon as SNAC has decoded the next chunk of frames, then one
 `AnswerDone`. Nothing is dropped at the end: the frames after the last full chunk are decoded
 by `flush()`. Frames that hold a special token (>= 4096) never reach SNAC; they are counted.
@@ -21,6 +22,7 @@ import torch
 from omnitalk.codec.snac import StreamingSnacDecoder, load_snac
 from omnitalk.codec.snac_frames import SNAC_CODES
 from omnitalk.omni import layout as lo
+from omnitalk.omni.batching import TalkerBatch
 from omnitalk.omni.checkpoint import CheckpointError, load_checkpoint
 from omnitalk.omni.decoding import (
     BATCH_PARALLEL,
@@ -28,9 +30,8 @@ from omnitalk.omni.decoding import (
     TEXT_ONLY,
     FrameAssembler,
     Plan,
-    decode,
 )
-from omnitalk.omni.quantize import PRECISIONS, set_precision
+from omnitalk.omni.quantize import INT8_KERNELS, PRECISIONS, fast_codec_dtype, set_precision
 from omnitalk.omni.settings import OmniSettings
 from omnitalk.omni.whisper import CTranslate2WhisperFeatures, WhisperFeatures
 
@@ -88,11 +89,14 @@ class OmniInference:
         self.snac = snac
         self.clip = clip
         self.settings = settings
+        self.batch = TalkerBatch(model)
 
     @classmethod
     def load(cls, settings: OmniSettings) -> OmniInference:
         if settings.precision not in PRECISIONS:
             raise CheckpointError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if settings.int8_kernel not in INT8_KERNELS:
+            raise CheckpointError(f"int8_kernel must be one of {', '.join(INT8_KERNELS)}")
         torch.set_num_threads(settings.threads)
         paths = settings.paths
         if not paths.checkpoint:
@@ -101,7 +105,7 @@ class OmniInference:
         # Loading in bf16 straight away halves the peak memory of the reduced precisions.
         encoder_dtype = torch.float32 if settings.precision == "fp32" else torch.bfloat16
         checkpoint = load_checkpoint(folder, encoder_dtype)
-        model = set_precision(checkpoint.model, settings.precision)
+        model = set_precision(checkpoint.model, settings.precision, settings.int8_kernel)
         encoder = model.config.audio_encoder
         if encoder.startswith("ctranslate2:") and not paths.whisper:
             whisper = CTranslate2WhisperFeatures(encoder.removeprefix("ctranslate2:"),
@@ -116,7 +120,8 @@ class OmniInference:
                                   f"adapter takes {model.config.whisper_adapter_dim}: wrong size?")
         snac = load_snac(_find(paths.snac, folder, ("snac",),
                                "the SNAC 24 kHz codec folder (config.json + pytorch_model.bin): "
-                               "--snac DIR"), encoder_dtype)
+                               "--snac DIR"),
+                         torch.float32 if settings.precision == "fp32" else fast_codec_dtype())
         clip = None
         clip_path = Path(paths.clip) if paths.clip else folder / "ViT-B-32.pt"
         if model.vision_adapter is not None and clip_path.is_file():
@@ -202,7 +207,7 @@ class OmniInference:
         spoken: list[np.ndarray] = []
         dropped = steps = 0
         decode_start = time.perf_counter()
-        for step in decode(self.model, prompts, plan, settings.decoding, inputs, cancel):
+        for step in self.batch.decode(prompts, plan, settings.decoding, inputs, cancel):
             steps += 1
             if step.text is not None and step.text != self.model.config.vocab.eot:
                 if "first_text" not in seconds:

@@ -50,6 +50,8 @@ class OmniSettings:
     paths: OmniPaths = field(default_factory=OmniPaths)
     # fp32 is the reference numerics; bf16 and int8 weights read 2x and 4x less per step.
     precision: str = "int8"
+    # int8's kernel: "auto" picks by CPU feature (omnitalk.omni.quantize.int8_kernel).
+    int8_kernel: str = "auto"
     # Mini-Omni's streaming mode: a text-only twin writes the text that the speech follows.
     batch_parallel: bool = True
     # false: the talker answers in text (A1->T2) and the assistant's Piper voice speaks it, for
