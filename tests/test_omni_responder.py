@@ -69,6 +69,41 @@ def test_spoken_and_typed_turns_are_answered_at_24_khz(responder):
         assert samples % SAMPLES_PER_FRAME == 0
 
 
+def test_sessions_asking_at_once_share_decode_steps_and_get_their_own_answers(folder):
+    """Two questions answered from two threads, as two server sessions would: one decode step
+    serves both, and each gets the frames it gets alone (fp32: rows do not interact)."""
+    from omnitalk.omni.inference import AnswerDone
+
+    settings = OmniSettings(paths=OmniPaths(checkpoint=str(folder)), precision="fp32",
+                            decoding=DecodingOptions(max_steps=STEPS))
+    inference = OmniInference.load(settings)
+    questions = [tone(1.0), tone(1.6, amplitude=0.1)]
+
+    def frames(question):
+        return next(e for e in inference.answer(question) if isinstance(e, AnswerDone)).frames
+
+    alone = [frames(q) for q in questions]
+    assert not np.array_equal(alone[0], alone[1])
+    ready = threading.Barrier(2)
+    decode = inference.batch.decode
+
+    def decode_together(*args, **kwargs):  # both sessions reach the talker, then ask
+        ready.wait(timeout=60)
+        return decode(*args, **kwargs)
+
+    inference.batch.decode = decode_together
+    together: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: together.update({i: frames(questions[i])}))
+               for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert inference.batch.widest == 2
+    for i in range(2):
+        np.testing.assert_array_equal(together[i], alone[i])
+
+
 def test_too_long_speech_fails_the_reply_with_a_clear_code(responder):
     sink = RecordingSink()
     responder.respond([], UserTurn(tone(31.0), "long"), sink, threading.Event())
