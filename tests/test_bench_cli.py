@@ -119,7 +119,7 @@ def test_eval_without_an_evaluation_prints_its_help_and_names_them(capsys):
     assert main(["eval"]) == 2
     err = capsys.readouterr().err
     assert "usage: omnitalk eval" in err
-    assert "omnitalk eval: name an evaluation (duplex)" in err
+    assert "omnitalk eval: name an evaluation (duplex, codec)" in err
 
 
 def test_eval_duplex_has_its_own_flags_and_refuses_bad_ones(capsys):

@@ -282,6 +282,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.config == "state-head":
         return _train_state_head(args)
+    if args.config == "codec":
+        return _train_codec(args)
+    if args.quantizer is not None:
+        print("omnitalk train: --quantizer is for `train codec`", file=sys.stderr)
+        return 2
     if args.episodes is not None or args.seed is not None or args.reader_precision is not None:
         print("omnitalk train: --episodes, --seed and --reader-precision are for `train "
               "state-head`; a stage takes its seed from its TOML file", file=sys.stderr)
@@ -433,10 +438,58 @@ def _train_state_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_codec(args: argparse.Namespace) -> int:
+    from omnitalk.codec.voice_training import CodecTrainConfig, train_codec
+
+    other = [flag for flag in ("data", "init", "backbone", "precision", "episodes",
+                               "reader_precision") if getattr(args, flag) is not None]
+    if other:
+        print(f"omnitalk train codec: --{other[0].replace('_', '-')} is not a codec setting "
+              "(it takes --out-dir, --steps, --seed and --quantizer)", file=sys.stderr)
+        return 2
+    config = CodecTrainConfig()
+    for name in ("out_dir", "steps", "seed", "quantizer"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, str(value) if isinstance(value, Path) else value)
+    if config.steps < 1:
+        print("omnitalk train codec: --steps must be at least 1", file=sys.stderr)
+        return 2
+    _, report = train_codec(config, lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"codec written to {report['out_dir']} ({report['sentences']} sentences, "
+          f"{report['z_frames']} z-frames, {report['seconds']:.0f} s of training); "
+          f"check it with: omnitalk eval codec --codec {report['out_dir']}")
+    return 0
+
+
 def cmd_eval(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     parser.print_help(sys.stderr)
-    print("omnitalk eval: name an evaluation (duplex)", file=sys.stderr)
+    print("omnitalk eval: name an evaluation (duplex, codec)", file=sys.stderr)
     return 2
+
+
+def cmd_eval_codec(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from omnitalk.bench.report import print_json, print_report
+    from omnitalk.engines.base import EngineError
+    from omnitalk.eval.codec import evaluate, table
+
+    if args.limit < 0:
+        print("omnitalk eval codec: --limit must be at least 0", file=sys.stderr)
+        return 2
+    console = Console(stderr=True)
+    try:
+        with console.status("evaluating...") as status:
+            results = evaluate([str(c) for c in args.codec], str(args.voice or ""), args.limit,
+                               lambda message: status.update(message))
+    except EngineError as error:
+        print(f"omnitalk eval codec: {error}", file=sys.stderr)
+        return 2
+    print_report(table(results), Console(width=max(160, Console().width)))
+    if args.json:
+        print_json("eval codec", results)
+    return 0
 
 
 def cmd_eval_duplex(args: argparse.Namespace) -> int:
@@ -568,9 +621,9 @@ def _add_bench(verbs: argparse._SubParsersAction) -> None:
 
 def _add_eval(verbs: argparse._SubParsersAction) -> None:
     evaluate = verbs.add_parser(
-        "eval", help="measure quality: duplex turn-taking",
+        "eval", help="measure quality: duplex turn-taking, the voice codec",
         description="Quality evaluations: what the models get right, where bench measures how "
-        "fast they run. Codec round trip and talker speech-text consistency are planned.")
+        "fast they run. Talker speech-text consistency is planned.")
     evaluate.set_defaults(run=functools.partial(cmd_eval, evaluate))
     kinds = evaluate.add_subparsers(title="evaluations", metavar="EVALUATION")
     duplex = kinds.add_parser(
@@ -595,6 +648,18 @@ def _add_eval(verbs: argparse._SubParsersAction) -> None:
                         help="JSONL: every episode's transcripts and each policy's decisions")
     duplex.add_argument("--json", action="store_true", help="one JSON object as the last line")
     duplex.set_defaults(run=cmd_eval_duplex)
+    codec = kinds.add_parser(
+        "codec", help="the voice codec's round trip: word error rate, log-mel distance, usage",
+        description="Speaks the held-out sample answers with the installed Piper voice, codes "
+        "their z with each codec and back, decodes with the voice's own decoder, and compares "
+        "Whisper tiny.en's transcripts of the original and of each round trip (docs/codec.md).")
+    codec.add_argument("--codec", type=Path, action="append", required=True,
+                       help="a codec folder from `omnitalk train codec` (repeat to compare)")
+    codec.add_argument("--voice", type=Path, help="a Piper .onnx (default: the packaged voice)")
+    codec.add_argument("--limit", type=int, default=0,
+                       help="evaluate only the first N held-out answers (default all)")
+    codec.add_argument("--json", action="store_true", help="one JSON object as the last line")
+    codec.set_defaults(run=cmd_eval_codec)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -666,11 +731,13 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="teach a causal LM to hear and speak, stage by stage",
         description="Run one stage of the recipe (docs/train.md): stage1-align, stage2-adapt, "
         "stage3-speak, stage3-tiny, freeze-omni, or a TOML file; `omnitalk train state-head` "
-        "trains the duplex turn-taking head (docs/duplex.md). A stage that finds its "
+        "trains the duplex turn-taking head (docs/duplex.md), `omnitalk train codec` the "
+        "voice codec (docs/codec.md). A stage that finds its "
         "checkpoint in out_dir goes on from it. For several processes (GPUs, or CPU "
         "processes over gloo): torchrun --nproc_per_node N -m omnitalk.cli train CONFIG.")
-    train.add_argument("config", help="a shipped stage name, a TOML file, or state-head (the "
-                       "duplex turn-taking head: examples from spoken episodes, then training)")
+    train.add_argument("config", help="a shipped stage name, a TOML file, state-head (the "
+                       "duplex turn-taking head: examples from spoken episodes, then training) "
+                       "or codec (the voice codec over Piper's latent)")
     train.add_argument("--out-dir", type=Path, help="override out_dir")
     train.add_argument("--data", type=Path, help="override data (a dataset folder)")
     train.add_argument("--init", type=Path, help="start from this talker checkpoint")
@@ -680,7 +747,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override precision")
     train.add_argument("--episodes", type=int,
                        help="state-head: spoken episodes to make examples from (default 560)")
-    train.add_argument("--seed", type=int, help="state-head: the seed of episodes and batches")
+    train.add_argument("--seed", type=int, help="state-head and codec: the seed of episodes "
+                       "and batches")
+    train.add_argument("--quantizer", choices=["simvq", "vq"],
+                       help="codec: SimVQ (default) or plain VQ codebooks")
     train.add_argument("--reader-precision", choices=["fp32", "int8"],
                        help="state-head: what the frozen backbone computes in, in training and "
                        "at run time (default fp32; int8 decides faster and a little worse)")

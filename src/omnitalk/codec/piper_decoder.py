@@ -111,9 +111,9 @@ class PiperDecoder:
 
 @dataclass(frozen=True)
 class Spoken:
-    """One sentence as the voice said it: its latent and its audio."""
+    """One sentence as the voice said it: its phonemes, latent and audio."""
 
-    text: str
+    phonemes: str
     z: np.ndarray  # [1, 192, T] float32
     audio: np.ndarray  # [T * 256] float32
 
