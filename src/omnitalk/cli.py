@@ -472,8 +472,9 @@ def cmd_eval_codec(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from omnitalk.bench.report import print_json, print_report
+    from omnitalk.codec.voice_codec import PACKAGED
     from omnitalk.engines.base import EngineError
-    from omnitalk.eval.codec import evaluate, table
+    from omnitalk.eval.codec import edges_table, evaluate, table
 
     if args.limit < 0:
         print("omnitalk eval codec: --limit must be at least 0", file=sys.stderr)
@@ -481,12 +482,14 @@ def cmd_eval_codec(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
         with console.status("evaluating...") as status:
-            results = evaluate([str(c) for c in args.codec], str(args.voice or ""), args.limit,
-                               lambda message: status.update(message))
+            results = evaluate([str(c) for c in args.codec or [PACKAGED]], str(args.voice or ""),
+                               args.limit, lambda message: status.update(message))
     except EngineError as error:
         print(f"omnitalk eval codec: {error}", file=sys.stderr)
         return 2
-    print_report(table(results), Console(width=max(160, Console().width)))
+    wide = Console(width=max(160, Console().width))
+    wide.print(table(results))
+    print_report(edges_table(results), wide)
     if args.json:
         print_json("eval codec", results)
     return 0
@@ -653,8 +656,9 @@ def _add_eval(verbs: argparse._SubParsersAction) -> None:
         description="Speaks the held-out sample answers with the installed Piper voice, codes "
         "their z with each codec and back, decodes with the voice's own decoder, and compares "
         "Whisper tiny.en's transcripts of the original and of each round trip (docs/codec.md).")
-    codec.add_argument("--codec", type=Path, action="append", required=True,
-                       help="a codec folder from `omnitalk train codec` (repeat to compare)")
+    codec.add_argument("--codec", type=Path, action="append",
+                       help="a codec folder from `omnitalk train codec` (repeat to compare; "
+                       "default: the packaged codec of en_US-joe-medium)")
     codec.add_argument("--voice", type=Path, help="a Piper .onnx (default: the packaged voice)")
     codec.add_argument("--limit", type=int, default=0,
                        help="evaluate only the first N held-out answers (default all)")

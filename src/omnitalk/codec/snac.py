@@ -1,15 +1,9 @@
 """The 24 kHz SNAC codec (the `snac` package) loaded from a local folder, decoded in chunks.
 
-`StreamingSnacDecoder` turns 7-token Mini-Omni frames into audio as they arrive, without the
-reference's chunk-edge clicks. SNAC's decoder is non-causal: a sample depends on about 2.2
-frames (4,500 samples) of codes on either side. The reference decodes each 4-frame chunk alone,
-so every chunk edge is decoded without its neighbours. Here each chunk is decoded with
-`context_frames` of the frames before it (then cropped), and the last `lookahead_frames` of
-what has arrived are held back until the next chunk, so that the samples sent have most of their
-right context too. `flush()` decodes the tail at the end of the answer: nothing is dropped.
-
-Against a whole-utterance decode, the samples sent differ only in the `lookahead_frames`-to-2.2
-frames before each chunk edge, where the right context was cut (measured in the tests).
+`StreamingSnacDecoder` turns 7-token Mini-Omni frames into audio as they arrive
+(`codec.streaming`). SNAC's decoder is non-causal: a sample depends on about 2.2 frames (4,500
+samples) of codes on either side, so against a whole-utterance decode the samples sent differ
+only in the `lookahead_frames`-to-2.2 frames before each chunk edge (measured in the tests).
 """
 
 from __future__ import annotations
@@ -20,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from omnitalk.codec.snac_frames import CODES_PER_FRAME, SAMPLES_PER_FRAME, frames_to_codes
+from omnitalk.codec.snac_frames import SAMPLES_PER_FRAME, frames_to_codes
+from omnitalk.codec.streaming import StreamingFrameDecoder
 from omnitalk.engines.base import EngineError
 
 CONFIG = "config.json"
@@ -108,45 +103,11 @@ def decode_frames(snac, frames: np.ndarray) -> np.ndarray:
     return audio.reshape(-1).float().cpu().numpy()
 
 
-class StreamingSnacDecoder:
-    """Frames in, audio chunks out; explicit state, `reset()` between answers."""
+class StreamingSnacDecoder(StreamingFrameDecoder):
+    """SNAC frames in, 24 kHz audio chunks out (`codec.streaming`)."""
 
     def __init__(self, snac, chunk_frames: int = 4, context_frames: int = 3,
                  lookahead_frames: int = 1) -> None:
-        if chunk_frames < 1 or context_frames < 0 or lookahead_frames < 0:
-            raise ValueError("chunk_frames must be >= 1, context and lookahead >= 0")
+        super().__init__(lambda frames: decode_frames(snac, frames), int(snac.sampling_rate),
+                         SAMPLES_PER_FRAME, chunk_frames, context_frames, lookahead_frames)
         self.snac = snac
-        self.chunk_frames = chunk_frames
-        self.context_frames = context_frames
-        self.lookahead_frames = lookahead_frames
-        self.sample_rate = int(snac.sampling_rate)
-        self.reset()
-
-    def reset(self) -> None:
-        self._frames: list[np.ndarray] = []
-        self._sent = 0  # frames whose audio has been returned
-
-    def push(self, frame: np.ndarray) -> np.ndarray | None:
-        """Add one [7] frame; return the next chunk of audio once one is ready."""
-        self._frames.append(np.asarray(frame, dtype=np.int64).reshape(CODES_PER_FRAME))
-        if len(self._frames) - self._sent < self.chunk_frames + self.lookahead_frames:
-            return None
-        return self._decode(self._sent + self.chunk_frames, len(self._frames))
-
-    def flush(self) -> np.ndarray | None:
-        """The audio of every frame not yet returned (the end of the answer)."""
-        if self._sent == len(self._frames):
-            return None
-        return self._decode(len(self._frames), len(self._frames))
-
-    def _decode(self, until: int, window_end: int) -> np.ndarray:
-        start = max(0, self._sent - self.context_frames)
-        audio = decode_frames(self.snac, np.stack(self._frames[start:window_end]))
-        chunk = audio[(self._sent - start) * SAMPLES_PER_FRAME:(until - start) * SAMPLES_PER_FRAME]
-        self._sent = until
-        # Only the context of the next chunk needs keeping.
-        drop = max(0, self._sent - self.context_frames)
-        if drop:
-            del self._frames[:drop]
-            self._sent -= drop
-        return chunk

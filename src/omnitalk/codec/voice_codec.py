@@ -25,13 +25,15 @@ from torch import nn
 from omnitalk.codec.piper_decoder import HOP, LATENT_CHANNELS
 from omnitalk.codec.quantizers import MultiScaleRVQ, SimVQ, VectorQuantizer
 from omnitalk.codec.snac_frames import codes_to_frames, frames_to_codes
+from omnitalk.codec.streaming import StreamingFrameDecoder
 from omnitalk.engines.base import EngineError
 
 Z_PER_FRAME = 8  # z-frames in one frame of 7 codes: 2048 samples, 92.9 ms at 22,050 Hz
 SAMPLES_PER_FRAME = Z_PER_FRAME * HOP
 QUANTIZERS = {"simvq": SimVQ, "vq": VectorQuantizer}
 CONFIG = "codec.json"
-WEIGHTS = "codec.pt"
+WEIGHTS = "codec.safetensors"  # fp16: half the size, and the codes come from the loaded copy
+PACKAGED = Path(__file__).with_name("voices") / "en_US-joe-medium"
 
 
 class VoiceCodecError(EngineError):
@@ -113,14 +115,18 @@ class VoiceCodec(nn.Module):
     # ------------------------------------------------------------------------------ files
 
     def save(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CONFIG).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        torch.save(self.state_dict(), folder / WEIGHTS)
+        save_file({name: tensor.detach().half().contiguous()
+                   for name, tensor in self.state_dict().items()}, folder / WEIGHTS)
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, voice_hash_now: str | None = None) -> VoiceCodec:
+    def load(cls, folder: str | Path = PACKAGED,
+             voice_hash_now: str | None = None) -> VoiceCodec:
         """A saved codec; with `voice_hash_now` (the installed voice's), refused if it was
         trained on another voice."""
         folder = Path(folder)
@@ -140,9 +146,19 @@ class VoiceCodec(nn.Module):
                 "its codes would decode to another voice's noise")
         codec = cls(config)
         try:
-            codec.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu",
-                                             weights_only=True))
+            from safetensors.torch import load_file
+
+            state = {name: tensor.float() for name, tensor in load_file(folder / WEIGHTS).items()}
+            codec.load_state_dict(state)
         except Exception as error:
             raise VoiceCodecError(f"{folder / WEIGHTS}: does not fit {CONFIG} ({error})") \
                 from None
         return codec.eval()
+
+
+def streaming_decoder(codec: VoiceCodec, voice_decoder, chunk_frames: int = 4,
+                      context_frames: int = 3, lookahead_frames: int = 1) -> StreamingFrameDecoder:
+    """Frames in, the voice's audio out in chunks; `voice_decoder` a `PiperDecoder`."""
+    return StreamingFrameDecoder(lambda frames: voice_decoder(codec.decode(frames)),
+                                 voice_decoder.sample_rate, SAMPLES_PER_FRAME, chunk_frames,
+                                 context_frames, lookahead_frames)

@@ -22,11 +22,18 @@ from rich.table import Table
 from omnitalk.audio.resample import resample
 from omnitalk.codec.piper_decoder import HOP, PiperDecoder, PiperLatents, VoiceFiles, cut_decoder
 from omnitalk.codec.quantizers import codebook_usage
-from omnitalk.codec.voice_codec import SAMPLES_PER_FRAME, VoiceCodec, voice_hash
+from omnitalk.codec.voice_codec import (
+    SAMPLES_PER_FRAME,
+    VoiceCodec,
+    streaming_decoder,
+    voice_hash,
+)
 from omnitalk.codec.voice_training import LATENTS, corpus
 from omnitalk.text.wer import normalise_for_wer
 
 ASR_RATE = 16000
+EDGE_SENTENCES = 8
+EDGE_SCHEMES = ((0, 0), (1, 0), (1, 1), (2, 1), (3, 1))
 
 
 def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
@@ -55,6 +62,7 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
     rows = {folder: {"hypotheses": [], "mel": [], "codes": [[], [], []], "decode_s": 0.0}
             for folder in codecs}
     spoken_s = 0.0
+    streamed: list[np.ndarray] = []  # the first codec's frames of a few sentences
     torch.set_num_threads(1)  # the decode real-time factor is for one core
     for number, text in enumerate(texts, 1):
         sentences = list(latents.sentences(text))
@@ -68,6 +76,8 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
             row, pieces = rows[folder], []
             for sentence in sentences:
                 frames = codec.encode(sentence.z)
+                if folder == codecs[0] and len(streamed) < EDGE_SENTENCES:
+                    streamed.append(frames)
                 for level, width in enumerate((1, 2, 4)):
                     row["codes"][level].append(frames[:, _layers(width)].reshape(-1))
                 start = time.perf_counter()
@@ -81,6 +91,9 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
         progress(f"evaluated {number} / {len(texts)} held-out answers")
     results = {"texts": len(texts), "audio_s": spoken_s, "voice": files.model.name,
                "original_wer": jiwer.wer(references, originals), "codecs": []}
+    if codecs:
+        results["chunk_edges"] = chunk_edges(loaded[codecs[0]], decoder, streamed)
+        results["chunk_edge_sentences"] = len(streamed)
     for folder, row in rows.items():
         codec = loaded[folder]
         size = codec.config.codebook_size
@@ -94,6 +107,26 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
             "bitrate_bps": 7 * np.log2(size) * rate / SAMPLES_PER_FRAME,
             "levels": levels, "decode_rtf": row["decode_s"] / spoken_s})
     return results
+
+
+def chunk_edges(codec: VoiceCodec, decoder: PiperDecoder,
+                sentences: list[np.ndarray]) -> list[dict[str, float]]:
+    """Streamed audio (chunks of 4 frames) against one whole decode of the same frames, per
+    context and lookahead, as signal-to-noise ratios over the sentences."""
+    rows = []
+    for context, lookahead in EDGE_SCHEMES:
+        signal = noise = 0.0
+        for frames in sentences:
+            whole = decoder(codec.decode(frames))
+            stream = streaming_decoder(codec, decoder, 4, context, lookahead)
+            chunks = [c for frame in frames if (c := stream.push(frame)) is not None]
+            if (tail := stream.flush()) is not None:
+                chunks.append(tail)
+            signal += float(np.sum(whole ** 2))
+            noise += float(np.sum((np.concatenate(chunks) - whole) ** 2))
+        rows.append({"context_frames": context, "lookahead_frames": lookahead,
+                     "snr_db": 10 * np.log10(signal / max(noise, 1e-30))})
+    return rows
 
 
 def _training_usage(codec: VoiceCodec, latents: Path) -> list[dict] | None:
@@ -132,4 +165,15 @@ def table(results: dict) -> Table:
             " / ".join(f"{level['usage']:.1%}" for level in row["training_levels"])
             if row["training_levels"] else "-",
             f"{row['decode_rtf']:.3f}")
+    return table
+
+
+def edges_table(results: dict) -> Table:
+    table = Table(title="Streamed (chunks of 4 frames) against one whole decode, "
+                  f"{results.get('chunk_edge_sentences', 0)} held-out sentences, the first codec")
+    for name in ("context frames", "lookahead frames", "SNR dB"):
+        table.add_column(name, justify="right")
+    for row in results.get("chunk_edges", []):
+        table.add_row(str(row["context_frames"]), str(row["lookahead_frames"]),
+                      f"{row['snr_db']:.1f}")
     return table
