@@ -30,8 +30,8 @@ from serving import FakeAssistant
 
 ENGINE_FLAGS = {"--config", "--llm", "--llm-model", "--llm-url", "--llm-api-key", "--asr-model",
                 "--tts-voice", "--system-prompt", "--responder", "--checkpoint", "--whisper",
-                "--snac", "--omni-precision", "--omni-text", "--silence-ms", "--min-speech-ms",
-                "--vad-threshold", "--turn-policy", "--state-head"}
+                "--snac", "--omni-codec", "--omni-precision", "--omni-text", "--silence-ms",
+                "--min-speech-ms", "--vad-threshold", "--turn-policy", "--state-head"}
 OWN_FLAGS = {
     "latency": {"--fixtures", "--fast", "--rounds", "--plot", "--long"} | ENGINE_FLAGS,
     "asr": {"--fixtures", "--repeats", "--config", "--asr-model"},

@@ -9,7 +9,13 @@ import torch
 
 from omni_tiny import write_snac
 from omnitalk.audio.pcm import float_to_pcm16, pcm16_to_float
-from omnitalk.codec.snac import CodecError, StreamingSnacDecoder, decode_frames, load_snac
+from omnitalk.codec.snac import (
+    CodecError,
+    SnacSpeech,
+    StreamingSnacDecoder,
+    decode_frames,
+    load_snac,
+)
 from omnitalk.codec.snac_frames import SAMPLES_PER_FRAME, codes_to_frames, frames_to_codes
 from omnitalk.omni import inference as omni_inference
 from omnitalk.omni import layout as lo
@@ -113,7 +119,7 @@ def test_special_tokens_never_reach_snac_and_are_counted(snac, monkeypatch):
             if frame is not None and frame < len(codes):
                 audio[layer] = codes[frame, layer]
         steps.append(Step(index, None, audio))
-    inference = omni_inference.OmniInference(None, None, None, snac, OmniSettings())
+    inference = omni_inference.OmniInference(None, None, None, SnacSpeech(snac), OmniSettings())
     monkeypatch.setattr(inference.batch, "decode", lambda *args, **kwargs: iter(steps))
     events = list(inference._run([], omni_inference.SPEECH, {}, None, 0.0, {}))
     done = events[-1]

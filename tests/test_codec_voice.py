@@ -133,3 +133,25 @@ def test_the_packaged_codec_fits_the_packaged_voice_and_codes_its_speech():
     assert error < 0.2  # standardised per channel in training, about 0.03 there
     audio = PiperDecoder()(z)
     assert audio.size == spoken.audio.size and np.abs(audio).max() > 0.05
+
+
+@pytest.mark.real_models
+def test_a_talker_speaks_through_the_voice_codec_chunk_by_chunk(tmp_path):
+    from omni_tiny import write_omni_folder
+    from omnitalk.omni.inference import AudioChunk, OmniInference
+    from omnitalk.omni.settings import DecodingOptions, OmniPaths, OmniSettings
+
+    settings = OmniSettings(paths=OmniPaths(checkpoint=str(write_omni_folder(tmp_path))),
+                            codec="voice", precision="fp32",
+                            decoding=DecodingOptions(max_steps=30))
+    inference = OmniInference.load(settings)
+    events = list(inference.answer_text("hello"))
+    done = events[-1]
+    chunks = [e for e in events if isinstance(e, AudioChunk)]
+    assert len(chunks) >= 2 and {c.sample_rate for c in chunks} == {22050}
+    streamed = np.concatenate([c.audio for c in chunks])
+    assert streamed.size == len(done.frames) * 2048  # every frame spoken, nothing more
+    speech = inference.speech
+    whole = speech.voice_decoder(speech.codec.decode(done.frames))
+    snr = 10 * np.log10(np.sum(whole ** 2) / np.sum((streamed - whole) ** 2))
+    assert snr > 25  # chunk edges decoded with context and lookahead

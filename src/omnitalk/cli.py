@@ -50,6 +50,9 @@ def _engine_flags(parser: argparse.ArgumentParser, only: Collection[str] | None 
                       "folder (default CHECKPOINT/small.pt)")
     omni.add_argument("--snac", help="SNAC 24 kHz folder with config.json and pytorch_model.bin "
                       "(default CHECKPOINT/snac)")
+    omni.add_argument("--omni-codec", choices=["snac", "voice"],
+                      help="the talker's audio codes: snac (the released models; default) or "
+                      "voice, the codec built here over the Piper voice (docs/codec.md)")
     omni.add_argument("--omni-precision", choices=["fp32", "bf16", "int8"],
                       help="fp32 (reference numerics), bf16, or int8 weights (default int8)")
     omni.add_argument("--omni-text", action="store_true",
@@ -89,6 +92,7 @@ def _config_from(args: argparse.Namespace):
         (config.omni.paths, "whisper", args.whisper),
         (config.omni.paths, "snac", args.snac),
         (config.omni, "precision", args.omni_precision),
+        (config.omni, "codec", args.omni_codec),
         (config.omni, "speak", False if args.omni_text else None),
     ]
     for target, name, value in overrides:

@@ -100,7 +100,7 @@ def measure(spec: str, threads: int, question_seconds: float, seed: int,
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-    from omnitalk.codec.snac import SNAC_24KHZ, StreamingSnacDecoder, for_inference
+    from omnitalk.codec.snac import SNAC_24KHZ, SnacSpeech, StreamingSnacDecoder, for_inference
     from omnitalk.omni import layout as lo
     from omnitalk.omni.config import OmniConfig
     from omnitalk.omni.decoding import BATCH_PARALLEL, SPEECH, Talker, decode
@@ -125,7 +125,8 @@ def measure(spec: str, threads: int, question_seconds: float, seed: int,
     snac = for_inference(SNAC(**SNAC_24KHZ),
                          torch.float32 if precision == "fp32" else fast_codec_dtype())
     settings = OmniSettings(precision=precision, decoding=DecodingOptions(max_steps=STEPS))
-    inference = OmniInference(model, _placeholder_tokenizer(), whisper, snac, settings)
+    inference = OmniInference(model, _placeholder_tokenizer(), whisper, SnacSpeech(snac),
+                              settings)
     weights_mb = sum(t.numel() * t.element_size()
                      for t in [*model.parameters(), *model.buffers()]) / 2**20
 

@@ -111,3 +111,16 @@ class StreamingSnacDecoder(StreamingFrameDecoder):
         super().__init__(lambda frames: decode_frames(snac, frames), int(snac.sampling_rate),
                          SAMPLES_PER_FRAME, chunk_frames, context_frames, lookahead_frames)
         self.snac = snac
+
+
+class SnacSpeech:
+    """SNAC as the talker's speech: its rate and a streaming decoder per answer (the voice
+    codec's `VoiceSpeech` has the same two)."""
+
+    def __init__(self, snac) -> None:
+        self.snac = snac
+        self.sampling_rate = int(snac.sampling_rate)
+
+    def streaming(self, chunk_frames: int, context_frames: int,
+                  lookahead_frames: int) -> StreamingSnacDecoder:
+        return StreamingSnacDecoder(self.snac, chunk_frames, context_frames, lookahead_frames)

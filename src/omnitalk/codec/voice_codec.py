@@ -162,3 +162,27 @@ def streaming_decoder(codec: VoiceCodec, voice_decoder, chunk_frames: int = 4,
     return StreamingFrameDecoder(lambda frames: voice_decoder(codec.decode(frames)),
                                  voice_decoder.sample_rate, SAMPLES_PER_FRAME, chunk_frames,
                                  context_frames, lookahead_frames)
+
+
+class VoiceSpeech:
+    """The voice codec with the voice's own decoder, as the talker's speech (as `SnacSpeech`)."""
+
+    def __init__(self, codec: VoiceCodec, voice_decoder) -> None:
+        self.codec = codec
+        self.voice_decoder = voice_decoder
+        self.sampling_rate = voice_decoder.sample_rate
+
+    @classmethod
+    def load(cls, codec_folder: str = "", voice: str = "", threads: int = 1) -> VoiceSpeech:
+        """`codec_folder` empty: the packaged codec; `voice` empty: the packaged voice. The
+        codec is refused if it was trained on another voice."""
+        from omnitalk.codec.piper_decoder import PiperDecoder, VoiceFiles, cut_decoder
+
+        installed = voice_hash(cut_decoder(VoiceFiles.find(voice or None)))
+        codec = VoiceCodec.load(codec_folder or PACKAGED, installed)
+        return cls(codec, PiperDecoder(voice or None, threads))
+
+    def streaming(self, chunk_frames: int, context_frames: int,
+                  lookahead_frames: int) -> StreamingFrameDecoder:
+        return streaming_decoder(self.codec, self.voice_decoder, chunk_frames, context_frames,
+                                 lookahead_frames)

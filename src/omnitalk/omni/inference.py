@@ -1,11 +1,12 @@
 """Answer with an end-to-end talker: speech (or text) in, streamed text and audio out.
 
-`OmniInference` holds the loaded parts (talker, tokenizer, Whisper encoder, SNAC, optionally
-CLIP) and turns one question into a stream of typed events (sessions asking at once share
-each decode step: `omni.batching.TalkerBatch`): `TextDelta` as soon as each text
-token decodes, `AudioChunk` as soon as SNAC has decoded the next chunk of frames, then one
-`AnswerDone`. Nothing is dropped at the end: the frames after the last full chunk are decoded
-by `flush()`. Frames that hold a special token (>= 4096) never reach SNAC; they are counted.
+`OmniInference` holds the loaded parts (talker, tokenizer, Whisper encoder, the speech codec:
+SNAC or the voice codec built here, optionally CLIP) and turns one question into a stream of
+typed events (sessions asking at once share each decode step: `omni.batching.TalkerBatch`):
+`TextDelta` as soon as each text token decodes, `AudioChunk` as soon as the codec has decoded
+the next chunk of frames, then one `AnswerDone`. Nothing is dropped at the end: the frames
+after the last full chunk are decoded by `flush()`. Frames that hold a special token (>= 4096)
+never reach the codec; they are counted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from omnitalk.codec.snac import StreamingSnacDecoder, load_snac
+from omnitalk.codec.snac import SnacSpeech, load_snac
 from omnitalk.codec.snac_frames import SNAC_CODES
 from omnitalk.omni import layout as lo
 from omnitalk.omni.batching import TalkerBatch
@@ -34,6 +35,8 @@ from omnitalk.omni.decoding import (
 from omnitalk.omni.quantize import INT8_KERNELS, PRECISIONS, fast_codec_dtype, set_precision
 from omnitalk.omni.settings import OmniSettings
 from omnitalk.omni.whisper import CTranslate2WhisperFeatures, WhisperFeatures
+
+CODECS = ("snac", "voice")
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,13 @@ class IncrementalText:
 
 
 class OmniInference:
-    def __init__(self, model, tokenizer, whisper, snac,
+    def __init__(self, model, tokenizer, whisper, speech,
                  settings: OmniSettings, clip=None) -> None:
+        """`speech`: `SnacSpeech` or `VoiceSpeech` (None: the talker only writes text)."""
         self.model = model
         self.tokenizer = tokenizer
         self.whisper = whisper
-        self.snac = snac
+        self.speech = speech
         self.clip = clip
         self.settings = settings
         self.batch = TalkerBatch(model)
@@ -97,6 +101,9 @@ class OmniInference:
             raise CheckpointError(f"precision must be one of {', '.join(PRECISIONS)}")
         if settings.int8_kernel not in INT8_KERNELS:
             raise CheckpointError(f"int8_kernel must be one of {', '.join(INT8_KERNELS)}")
+        if settings.codec not in CODECS:
+            raise CheckpointError(f"codec must be one of {', '.join(CODECS)}, "
+                                  f"got {settings.codec!r}")
         torch.set_num_threads(settings.threads)
         paths = settings.paths
         if not paths.checkpoint:
@@ -118,17 +125,14 @@ class OmniInference:
         if whisper.width != model.config.whisper_adapter_dim:
             raise CheckpointError(f"the Whisper encoder is {whisper.width} wide but the talker's "
                                   f"adapter takes {model.config.whisper_adapter_dim}: wrong size?")
-        snac = load_snac(_find(paths.snac, folder, ("snac",),
-                               "the SNAC 24 kHz codec folder (config.json + pytorch_model.bin): "
-                               "--snac DIR"),
-                         torch.float32 if settings.precision == "fp32" else fast_codec_dtype())
+        speech = _load_speech(settings, folder)
         clip = None
         clip_path = Path(paths.clip) if paths.clip else folder / "ViT-B-32.pt"
         if model.vision_adapter is not None and clip_path.is_file():
             from omnitalk.omni.vision import ClipFeatures
 
             clip = ClipFeatures.load(clip_path, encoder_dtype)
-        return cls(model, checkpoint.tokenizer, whisper, snac, settings, clip)
+        return cls(model, checkpoint.tokenizer, whisper, speech, settings, clip)
 
     @property
     def vocab(self) -> lo.Vocab:
@@ -200,9 +204,9 @@ class OmniInference:
         frames = FrameAssembler()
         speech = None
         if plan.speaks:
-            if self.snac is None:
-                raise CheckpointError("speaking needs the SNAC codec (--snac DIR)")
-            speech = StreamingSnacDecoder(self.snac, settings.chunk_frames,
+            if self.speech is None:
+                raise CheckpointError("speaking needs a codec (SNAC: --snac DIR)")
+            speech = self.speech.streaming(settings.chunk_frames,
                                           settings.context_frames, settings.lookahead_frames)
         spoken: list[np.ndarray] = []
         dropped = steps = 0
@@ -236,6 +240,18 @@ class OmniInference:
         seconds["decode"] = time.perf_counter() - decode_start
         frames_out = np.stack(spoken) if spoken else np.zeros((0, 7), np.int64)
         yield AnswerDone(text.whole(), steps, frames_out, dropped, seconds)
+
+
+def _load_speech(settings: OmniSettings, folder: Path):
+    if settings.codec == "voice":
+        from omnitalk.codec.voice_codec import VoiceSpeech
+
+        return VoiceSpeech.load(settings.paths.voice_codec, settings.paths.voice)
+    snac = load_snac(_find(settings.paths.snac, folder, ("snac",),
+                           "the SNAC 24 kHz codec folder (config.json + pytorch_model.bin): "
+                           "--snac DIR"),
+                     torch.float32 if settings.precision == "fp32" else fast_codec_dtype())
+    return SnacSpeech(snac)
 
 
 def _find(given: str, folder: Path, candidates: tuple[str, ...], what: str) -> Path:

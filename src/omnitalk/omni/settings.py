@@ -43,6 +43,8 @@ class OmniPaths:
     whisper: str = ""  # OpenAI small.pt or a transformers Whisper folder (<checkpoint>/small.pt)
     snac: str = ""  # folder with config.json + pytorch_model.bin (<checkpoint>/snac)
     clip: str = ""  # OpenAI ViT-B-32.pt, Mini-Omni2 only (<checkpoint>/ViT-B-32.pt)
+    voice_codec: str = ""  # codec = "voice": a codec folder (empty: the packaged one)
+    voice: str = ""  # codec = "voice": the Piper .onnx it decodes with (empty: the packaged)
 
 
 @dataclass
@@ -52,6 +54,9 @@ class OmniSettings:
     precision: str = "int8"
     # int8's kernel: "auto" picks by CPU feature (omnitalk.omni.quantize.int8_kernel).
     int8_kernel: str = "auto"
+    # What the talker's audio codes are: "snac" (the released models) or "voice", the codec
+    # built here over the Piper voice's decoder (omnitalk.codec.voice_codec; docs/codec.md).
+    codec: str = "snac"
     # Mini-Omni's streaming mode: a text-only twin writes the text that the speech follows.
     batch_parallel: bool = True
     # false: the talker answers in text (A1->T2) and the assistant's Piper voice speaks it, for

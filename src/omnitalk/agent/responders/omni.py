@@ -45,7 +45,7 @@ class OmniResponder:
     def sample_rate(self) -> int:
         if self.voice is not None:
             return self.voice.sample_rate
-        return int(self.inference.snac.sampling_rate)
+        return self.inference.speech.sampling_rate
 
     def warm_up(self) -> None:
         """One short answer, so that the first real turn does not pay for allocations."""
