@@ -1,11 +1,13 @@
 """`omnitalk eval codec`: is the voice codec's round trip still the voice, word for word?
 
 Each held-out answer of the sample conversations (`voice_training.corpus`) is spoken by the
-installed Piper voice with noise_scale 0, its z coded to frames and back by each codec given,
-and decoded by the voice's own decoder. Whisper tiny.en transcribes the original and every
-round trip; the table gives their word error rates against the text, the mean distance of
-their Whisper log-mel features, the bitrate, each codebook level's usage and perplexity over
-the held-out codes, and the decode real-time factor on one thread (codec + Piper decoder).
+installed Piper voice with noise_scale 0 and noise_w 0 (the same audio on every run), its z
+coded to frames and back by each codec given, and decoded by the voice's own decoder. Whisper
+tiny.en transcribes the original and every round trip; the table gives their word error rates
+against the text, the mean distance of their Whisper log-mel features, the bitrate, each
+codebook level's usage and perplexity over the held-out codes (and over the training set when
+its latents are in the codec's folder), and the decode real-time factor on one thread (codec +
+Piper decoder), then how streamed chunks differ from one whole decode.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
     streamed: list[np.ndarray] = []  # the first codec's frames of a few sentences
     torch.set_num_threads(1)  # the decode real-time factor is for one core
     for number, text in enumerate(texts, 1):
-        sentences = list(latents.sentences(text))
+        # No sampled timing either: every run speaks the same audio, so runs compare.
+        sentences = list(latents.sentences(text, noise_w=0.0))
         original = np.concatenate([s.audio for s in sentences])
         spoken_s += original.size / rate
         references.append(normalise_for_wer(text))
