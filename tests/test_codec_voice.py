@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from omnitalk.codec.piper_decoder import VoiceFiles, cut_decoder
-from omnitalk.codec.voice_codec import (
-    VoiceCodec,
-    VoiceCodecConfig,
-    VoiceCodecError,
-    voice_hash,
-)
+from omnitalk.codec.piper_decoder import VoiceFiles, cut_decoder, weights_hash
+from omnitalk.codec.voice_codec import VoiceCodec, VoiceCodecConfig, VoiceCodecError
 from omnitalk.codec.voice_training import LATENTS, CodecTrainConfig, corpus, train_codec
 
 TINY = VoiceCodecConfig(latent_dim=8, width=16, codebook_size=64)
@@ -84,7 +79,7 @@ def test_training_learns_to_code_z_and_records_the_installed_voice(tmp_path):
     codec, report = train_codec(CodecTrainConfig(out_dir=str(tmp_path), steps=200),
                                 messages.append)
     assert report["sentences"] == 60 and any("step 200/200" in m for m in messages)
-    installed = voice_hash(cut_decoder(VoiceFiles.find()))
+    installed = weights_hash(cut_decoder(VoiceFiles.find()))
     loaded = VoiceCodec.load(tmp_path, installed)
     assert loaded.config.voice == "en_US-joe-medium"
     held_out = smooth_latents(5, seed=9)
@@ -122,7 +117,7 @@ def test_eval_codec_names_a_missing_codec(capsys, tmp_path):
 def test_the_packaged_codec_fits_the_packaged_voice_and_codes_its_speech():
     from omnitalk.codec.piper_decoder import PiperDecoder, PiperLatents
 
-    installed = voice_hash(cut_decoder(VoiceFiles.find()))
+    installed = weights_hash(cut_decoder(VoiceFiles.find()))
     codec = VoiceCodec.load(voice_hash_now=installed)
     assert codec.config.codebook_size == 4096 and codec.config.quantizer == "simvq"
     [spoken] = PiperLatents().sentences("The river runs past the old mill every morning.")

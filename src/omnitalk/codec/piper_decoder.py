@@ -14,6 +14,7 @@ never copied into omnitalk (the voice's licence does not clearly allow it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,6 +82,15 @@ def cut_decoder(files: VoiceFiles):
     return onnx.utils.Extractor(model).extract_model([LATENT], [model.graph.output[0].name])
 
 
+def weights_hash(decoder_model) -> str:
+    """A short hash of the weights in a cut decoder: which voice a codec was trained on."""
+    digest = hashlib.sha256()
+    for tensor in sorted(decoder_model.graph.initializer, key=lambda t: t.name):
+        digest.update(tensor.name.encode())
+        digest.update(tensor.raw_data)
+    return digest.hexdigest()[:16]
+
+
 def _session(model, threads: int):
     import onnxruntime
 
@@ -97,7 +107,10 @@ class PiperDecoder:
 
     def __init__(self, voice: str | Path | None = None, threads: int = 1) -> None:
         files = VoiceFiles.find(voice)
-        self._session = _session(cut_decoder(files), threads)
+        self.name = files.model.name.removesuffix(".onnx")
+        decoder = cut_decoder(files)
+        self.weights_hash = weights_hash(decoder)
+        self._session = _session(decoder, threads)
         self.sample_rate = files.sample_rate()
         self._input = self._session.get_inputs()[0].name
 

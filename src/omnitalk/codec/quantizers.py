@@ -37,16 +37,16 @@ class Quantized:
     loss: torch.Tensor  # codebook + commitment terms, summed over levels
 
 
-class VectorQuantizer(nn.Module):
+class _NearestCodeword(nn.Module):
+    """Quantises to the nearest of `codewords()`; subclasses say where the codewords come from."""
+
     def __init__(self, dim: int, size: int, commitment: float = 0.25) -> None:
         super().__init__()
         self.dim, self.size, self.commitment = dim, size, commitment
-        self.embedding = nn.Embedding(size, dim)
-        nn.init.normal_(self.embedding.weight, std=dim ** -0.5)
 
     def codewords(self) -> torch.Tensor:
         """[size, dim]"""
-        return self.embedding.weight
+        raise NotImplementedError
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """[..., dim] -> [...] the index of each vector's nearest codeword."""
@@ -65,13 +65,24 @@ class VectorQuantizer(nn.Module):
         return Quantized(x + (chosen - x).detach(), codes, loss)
 
 
-class SimVQ(VectorQuantizer):
+class VectorQuantizer(_NearestCodeword):
+    """Learned codewords."""
+
+    def __init__(self, dim: int, size: int, commitment: float = 0.25) -> None:
+        super().__init__(dim, size, commitment)
+        self.embedding = nn.Embedding(size, dim)
+        nn.init.normal_(self.embedding.weight, std=dim ** -0.5)
+
+    def codewords(self) -> torch.Tensor:
+        return self.embedding.weight
+
+
+class SimVQ(_NearestCodeword):
     """A frozen random basis [size, dim] times a learned [dim, dim] map: every codeword moves
     with every step. The basis is a buffer, so it is saved with the weights."""
 
     def __init__(self, dim: int, size: int, commitment: float = 0.25) -> None:
         super().__init__(dim, size, commitment)
-        del self.embedding
         self.register_buffer("basis", torch.randn(size, dim) * dim ** -0.5)
         self.projection = nn.Linear(dim, dim, bias=False)
         nn.init.eye_(self.projection.weight)
@@ -81,7 +92,7 @@ class SimVQ(VectorQuantizer):
 
 
 class ResidualVQ(nn.Module):
-    def __init__(self, levels: Sequence[VectorQuantizer]) -> None:
+    def __init__(self, levels: Sequence[_NearestCodeword]) -> None:
         super().__init__()
         self.levels = nn.ModuleList(levels)
 
@@ -104,7 +115,8 @@ class MultiScaleRVQ(nn.Module):
     """Residual levels at coarser time scales: input [batch, time, dim], time a multiple of
     the largest stride; level `i`'s codes are [batch, time / strides[i]]."""
 
-    def __init__(self, levels: Sequence[VectorQuantizer], strides: Sequence[int] = (4, 2, 1)):
+    def __init__(self, levels: Sequence[_NearestCodeword],
+                 strides: Sequence[int] = (4, 2, 1)):
         super().__init__()
         if len(levels) != len(strides):
             raise ValueError(f"{len(levels)} levels need {len(levels)} strides, got {strides}")

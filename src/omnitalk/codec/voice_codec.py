@@ -13,7 +13,6 @@ the voice's decoder weights: a codec is refused on another voice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,16 +46,7 @@ class VoiceCodecConfig:
     codebook_size: int = 4096  # SNAC's, so that the talker's audio vocabulary fits
     quantizer: str = "simvq"  # or "vq", the plain quantiser it is compared with
     voice: str = ""  # the voice's name, for messages
-    voice_hash: str = ""  # `voice_hash()` of the voice it was trained on
-
-
-def voice_hash(decoder_model) -> str:
-    """A short hash of the weights in a cut Piper decoder (`piper_decoder.cut_decoder`)."""
-    digest = hashlib.sha256()
-    for tensor in sorted(decoder_model.graph.initializer, key=lambda t: t.name):
-        digest.update(tensor.name.encode())
-        digest.update(tensor.raw_data)
-    return digest.hexdigest()[:16]
+    voice_hash: str = ""  # `piper_decoder.weights_hash` of the voice it was trained on
 
 
 def _conv(channels_in: int, channels_out: int) -> nn.Conv1d:
@@ -176,11 +166,10 @@ class VoiceSpeech:
     def load(cls, codec_folder: str = "", voice: str = "", threads: int = 1) -> VoiceSpeech:
         """`codec_folder` empty: the packaged codec; `voice` empty: the packaged voice. The
         codec is refused if it was trained on another voice."""
-        from omnitalk.codec.piper_decoder import PiperDecoder, VoiceFiles, cut_decoder
+        from omnitalk.codec.piper_decoder import PiperDecoder
 
-        installed = voice_hash(cut_decoder(VoiceFiles.find(voice or None)))
-        codec = VoiceCodec.load(codec_folder or PACKAGED, installed)
-        return cls(codec, PiperDecoder(voice or None, threads))
+        decoder = PiperDecoder(voice or None, threads)
+        return cls(VoiceCodec.load(codec_folder or PACKAGED, decoder.weights_hash), decoder)
 
     def streaming(self, chunk_frames: int, context_frames: int,
                   lookahead_frames: int) -> StreamingFrameDecoder:

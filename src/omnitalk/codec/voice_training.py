@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from omnitalk.codec.piper_decoder import PiperLatents, VoiceFiles, cut_decoder
+from omnitalk.codec.piper_decoder import PiperLatents, VoiceFiles, cut_decoder, weights_hash
 from omnitalk.codec.quantizers import codebook_usage
-from omnitalk.codec.voice_codec import Z_PER_FRAME, VoiceCodec, VoiceCodecConfig, voice_hash
+from omnitalk.codec.voice_codec import Z_PER_FRAME, VoiceCodec, VoiceCodecConfig
 
 LATENTS = "latents.npz"
 
@@ -98,7 +98,7 @@ def train_codec(config: CodecTrainConfig,
     frames = np.concatenate(zs, axis=1)
     codec = VoiceCodec(VoiceCodecConfig(quantizer=config.quantizer,
                                         voice=files.model.name.removesuffix(".onnx"),
-                                        voice_hash=voice_hash(cut_decoder(files))))
+                                        voice_hash=weights_hash(cut_decoder(files))))
     codec.z_mean.copy_(torch.from_numpy(frames.mean(axis=1, keepdims=True)))
     codec.z_std.copy_(torch.from_numpy(frames.std(axis=1, keepdims=True) + 1e-5))
     optimiser = torch.optim.AdamW(codec.parameters(), lr=config.learning_rate)

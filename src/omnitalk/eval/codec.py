@@ -22,13 +22,12 @@ import torch
 from rich.table import Table
 
 from omnitalk.audio.resample import resample
-from omnitalk.codec.piper_decoder import HOP, PiperDecoder, PiperLatents, VoiceFiles, cut_decoder
+from omnitalk.codec.piper_decoder import HOP, PiperDecoder, PiperLatents
 from omnitalk.codec.quantizers import codebook_usage
 from omnitalk.codec.voice_codec import (
     SAMPLES_PER_FRAME,
     VoiceCodec,
     streaming_decoder,
-    voice_hash,
 )
 from omnitalk.codec.voice_training import LATENTS, corpus
 from omnitalk.text.wer import normalise_for_wer
@@ -45,11 +44,9 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
     from omnitalk.engines import registry
     from omnitalk.engines.base import ASRConfig
 
-    files = VoiceFiles.find(voice or None)
-    installed = voice_hash(cut_decoder(files))
-    loaded = {folder: VoiceCodec.load(folder, installed) for folder in codecs}
-    latents = PiperLatents(voice or None, threads=2)
     decoder = PiperDecoder(voice or None, threads=1)
+    loaded = {folder: VoiceCodec.load(folder, decoder.weights_hash) for folder in codecs}
+    latents = PiperLatents(voice or None, threads=2)
     asr = registry.create("asr", ASRConfig())
     mel = FeatureExtractor()
     _, texts = corpus()
@@ -92,7 +89,7 @@ def evaluate(codecs: list[str], voice: str = "", limit: int = 0,
             row["hypotheses"].append(words)
             row["mel"].append(float(np.abs(round_trip - features).mean()))
         progress(f"evaluated {number} / {len(texts)} held-out answers")
-    results = {"texts": len(texts), "audio_s": spoken_s, "voice": files.model.name,
+    results = {"texts": len(texts), "audio_s": spoken_s, "voice": decoder.name,
                "original_wer": jiwer.wer(references, originals), "codecs": []}
     if codecs:
         results["chunk_edges"] = chunk_edges(loaded[codecs[0]], decoder, streamed)
